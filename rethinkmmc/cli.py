@@ -1,0 +1,154 @@
+"""Command line: ``rethinkmmc train | data check``.
+
+Bad input ends with exit status 2 and one line on stderr, never a traceback. Progress goes to
+stderr; the results go to stdout, each run as one JSON line, last.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from fractions import Fraction
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints the whole usage otherwise)
+        raise UsageError(message)
+
+
+def parse_number(text: str) -> float:
+    """A float or a fraction such as 8/255 (the original writes epsilons over 256)."""
+    try:
+        return float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a number or fraction: {text!r}") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from .config import ARCH_NAMES, DATASET_NAMES, OPTIMIZERS, AUGMENTS
+    from .losses import LOSSES
+    from .profiles import profile_names
+
+    p = _Parser(prog="rethinkmmc", description="Reproduce Pang et al. (ICLR 2020), the MMC loss.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train (or fetch the stored) runs; one JSON line per run")
+    t.add_argument("--profile", default="smoke", choices=profile_names())
+    t.add_argument("--dataset", default="digits", choices=DATASET_NAMES)
+    t.add_argument("--loss", nargs="+", default=["mmc"], choices=LOSSES,
+                   help="one or more losses; several print a table before the JSON lines")
+    t.add_argument("--arch", choices=ARCH_NAMES)
+    t.add_argument("--depth-n", type=int)
+    t.add_argument("--feat-dim", type=int)
+    t.add_argument("--c-mm", type=parse_number)
+    t.add_argument("--centers", choices=("mm", "random", "hierarchical"))
+    t.add_argument("--hmmc-c2", type=parse_number)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--optimizer", choices=OPTIMIZERS)
+    t.add_argument("--lr", type=parse_number)
+    t.add_argument("--milestones", type=int, nargs="*")
+    t.add_argument("--weight-decay", type=parse_number)
+    t.add_argument("--augment", choices=AUGMENTS)
+    t.add_argument("--adv-train", action="store_true", default=None)
+    t.add_argument("--adv-eps", type=parse_number)
+    t.add_argument("--adv-step", type=parse_number)
+    t.add_argument("--adv-steps", type=int)
+    t.add_argument("--adv-targeted", choices=("yes", "no"))
+    t.add_argument("--adv-ratio", type=parse_number)
+    t.add_argument("--train-subset", type=int)
+    t.add_argument("--test-subset", type=int)
+    t.add_argument("--seed", type=int, nargs="+", default=[0])
+    t.add_argument("--no-fast", action="store_true", help="switch off the CUDA fast path")
+    t.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    t.add_argument("--data-root", help="datasets in torchvision's layout ($RETHINKMMC_DATA, ./data)")
+    t.add_argument("--runs-dir", help="the run store ($RETHINKMMC_RUNS, the checkout's runs/)")
+    t.add_argument("--no-progress", action="store_true")
+
+    d = sub.add_parser("data", help="datasets under the data root")
+    d.add_argument("action", choices=("check",))
+    d.add_argument("--data-root")
+    return p
+
+
+_OVERRIDES = ("arch", "depth_n", "feat_dim", "c_mm", "centers", "hmmc_c2", "epochs",
+              "batch_size", "optimizer", "lr", "milestones", "weight_decay", "augment",
+              "adv_train", "adv_eps", "adv_step", "adv_steps", "adv_ratio", "train_subset",
+              "test_subset")
+
+
+def _train(args) -> int:
+    from .profiles import train_config
+    from .train import train
+
+    overrides = {k: getattr(args, k) for k in _OVERRIDES}
+    if args.adv_targeted is not None:
+        overrides["adv_targeted"] = args.adv_targeted == "yes"
+    if args.no_fast:
+        overrides["fast"] = False
+    configs = [train_config(args.profile, args.dataset, loss, seed=seed, **overrides)
+               for loss in args.loss for seed in args.seed]
+    results = []
+    for cfg in configs:
+        run = train(cfg, runs_dir=args.runs_dir, data_root=args.data_root, device=args.device,
+                    progress=False if args.no_progress else None)
+        m = run.metrics
+        results.append({"run": str(run.path), "key": run.key, "loss": cfg.loss, "seed": cfg.seed,
+                        "test_accuracy": m["test_accuracy"], "epochs": m["epochs"],
+                        "seconds": round(m["seconds"], 2), "diverged": m["diverged"],
+                        "diverged_epoch": m["diverged_epoch"], "hardware": m["hardware"]})
+    if len(results) > 1:
+        print(_table(configs[0], results))
+    for r in results:
+        print(json.dumps(r))
+    return 0
+
+
+def _table(cfg, results) -> str:
+    lines = [f"profile {cfg.profile}, dataset {cfg.dataset} ({results[0]['hardware']})", "",
+             "| loss | seed | test accuracy | epochs | seconds | diverged |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        acc = r["test_accuracy"]
+        acc = f"{acc:.4f}" if isinstance(acc, float) else str(acc)
+        lines.append(f"| {r['loss']} | {r['seed']} | {acc} | {r['epochs']} | {r['seconds']} | "
+                     f"{r['diverged']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _data(args) -> int:
+    from .data import check, data_root
+
+    root = data_root(args.data_root)
+    print(f"data root: {root}")
+    for name, state in check(args.data_root).items():
+        print(f"{name:14s} {state}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _build_parser().parse_args(argv)
+        if args.command == "train":
+            return _train(args)
+        return _data(args)
+    except UsageError as e:
+        print(f"rethinkmmc: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"rethinkmmc: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rethinkmmc: interrupted (a training run resumes from its last epoch)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""train(cfg) -> Run: standard and adversarial training, cached in the run store, resumable.
+
+The recipe follows the original code of Pang et al. (ICLR 2020): per-pixel training-mean
+subtraction inside the model, shift/flip augmentation, SGD with step decays, L2 on conv kernels,
+and for adversarial training its advtrain.py: PGD on the training loss, adversarial examples
+only, a random target for MMC and untargeted for SCE.
+
+Determinism: the model is initialised from `seed`, and each epoch draws its data order,
+augmentation and attack starts from a generator seeded by (seed, epoch), so a run resumed from
+its epoch checkpoint computes exactly what an uninterrupted run would.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from . import data as D
+from .attacks import pgd_linf
+from .centers import hierarchical_centers, mm_centers, random_centers
+from .config import TRAIN_VERSION, TrainConfig
+from .losses import make_head, make_loss
+from .models import Classifier, conv_kernels, make_trunk
+from .profiles import THREADS
+from .runs import (Run, atomic_torch_save, atomic_write_json, run_dir, run_lock)
+
+__all__ = ["train", "build_model", "make_centers", "test_split", "hardware", "TrainConfig"]
+
+
+def make_centers(cfg: TrainConfig, data_root=None) -> torch.Tensor | None:
+    """The fixed centers a center loss (MMC, MM-LDA) trains toward, or None."""
+    if cfg.loss not in ("mmc", "mmlda"):
+        return None
+    L = D.DATASETS[cfg.dataset].num_classes
+    if cfg.centers == "mm":
+        return mm_centers(L, cfg.feat_dim, cfg.c_mm)
+    if cfg.centers == "random":
+        return random_centers(L, cfg.feat_dim, cfg.c_mm, seed=cfg.seed)
+    sup = _superclass_of_class(cfg.dataset, data_root)
+    if sup is None:
+        raise ValueError(f"centers: 'hierarchical' needs superclasses, which {cfg.dataset} lacks")
+    return hierarchical_centers(sup, cfg.feat_dim, cfg.c_mm, cfg.hmmc_c2)
+
+
+def _superclass_of_class(dataset: str, data_root=None) -> list[int] | None:
+    """The superclass of each class: from the registry (CIFAR-10: vehicles / animals), or read
+    from the data (CIFAR-100's coarse labels)."""
+    spec = D.DATASETS[dataset]
+    if spec.superclasses is not None:
+        return list(spec.superclasses)
+    if dataset != "cifar100":
+        return None
+    _, fine = D.load(dataset, "train", data_root)
+    coarse = D.coarse_labels(dataset, "train", data_root)
+    sup = [0] * spec.num_classes
+    for f, c in zip(fine.tolist(), coarse.tolist()):
+        sup[f] = c
+    return sup
+
+
+def build_model(cfg: TrainConfig, mean: torch.Tensor | None = None,
+                centers: torch.Tensor | None = None, data_root=None) -> Classifier:
+    """The untrained model of `cfg`, initialised from cfg.seed.
+
+    MNIST-like (1-channel) inputs: the original's ResNet ("resnet_v2") sees them repeated to 3
+    channels, as the original feeds MNIST; the other architectures take 1 channel. Either way
+    the model's input, and so every attack, is the 1-channel [0, 1] image. `centers` (e.g.
+    from a checkpoint) replaces the centers of `cfg`.
+    """
+    spec = D.DATASETS[cfg.dataset]
+    c = spec.shape[0]
+    repeat = 3 if (cfg.arch == "resnet_v2" and c == 1) else 1
+    torch.manual_seed(cfg.seed)
+    trunk = make_trunk(cfg.arch, in_channels=c * repeat, feat_dim=cfg.feat_dim,
+                       depth_n=cfg.depth_n, width=cfg.width)
+    if centers is None:
+        centers = make_centers(cfg, data_root)
+    head = make_head(cfg.loss, cfg.feat_dim, spec.num_classes, centers, seed=cfg.seed)
+    if mean is None:
+        mean = torch.zeros(spec.shape)
+    return Classifier(trunk, head, mean=mean, repeat_channels=repeat)
+
+
+def _subset(x, y, n, seed):
+    if n is None or n >= len(y):
+        return x, y
+    idx = D.stratified_subset(y, n, seed)
+    return x[idx], y[idx]
+
+
+def test_split(cfg: TrainConfig, root=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test examples a run is evaluated on (its seeded, stratified subset if it takes one)."""
+    x, y = D.load(cfg.dataset, "test", root)
+    return _subset(x, y, cfg.test_subset, cfg.seed)
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.wd_conv_only:
+        decay_ids = {id(p) for p in conv_kernels(model)}
+        groups = [{"params": [p for p in params if id(p) in decay_ids], "weight_decay": cfg.weight_decay},
+                  {"params": [p for p in params if id(p) not in decay_ids], "weight_decay": 0.0}]
+    else:
+        groups = [{"params": params, "weight_decay": cfg.weight_decay}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr)
+    return torch.optim.RMSprop(groups, lr=cfg.lr, momentum=cfg.momentum)
+
+
+def _random_targets(y: torch.Tensor, num_classes: int, gen: torch.Generator) -> torch.Tensor:
+    """A uniformly random label different from the true one (the original's random target)."""
+    shift = torch.randint(1, num_classes, y.shape, generator=gen, device=gen.device).to(y.device)
+    return (y + shift) % num_classes
+
+
+def _adversarial(cfg, model, features_fn, loss_fn, x, y, num_classes, gen):
+    """PGD on the training loss, in eval mode (BN running statistics fixed while attacking)."""
+    was_training = model.training
+    model.eval()
+    if cfg.targeted_adv:
+        t = _random_targets(y, num_classes, gen)
+        objective = lambda xa: -loss_fn(features_fn(xa), t)  # noqa: E731  pull toward the target
+    else:
+        objective = lambda xa: loss_fn(features_fn(xa), y)  # noqa: E731
+    x_adv = pgd_linf(objective, x, cfg.adv_eps, cfg.adv_step, cfg.adv_steps, generator=gen)
+    model.train(was_training)
+    return x_adv
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    """Top-1 accuracy of `model` on (x, y), in eval mode, restoring the mode after."""
+    was = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), batch_size):
+        correct += (model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+    model.train(was)
+    return correct / max(len(y), 1)
+
+
+def _epoch_generator(cfg: TrainConfig, epoch: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + epoch)
+
+
+def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str | Path | None = None,
+          device: str | torch.device | None = None, progress: bool | None = None,
+          on_epoch_end: Callable[[int, dict], None] | None = None) -> Run:
+    """Train `cfg` (or return its stored run) and return the Run.
+
+    The run is stored under runs_dir/<profile>/<key>/. An interrupted run resumes from its last
+    finished epoch. A non-finite loss ends the run recorded as diverged (metrics["diverged"],
+    metrics["diverged_epoch"]). `on_epoch_end(epoch, record)` is called after each epoch's
+    checkpoint is written (an exception there leaves a resumable run behind).
+    """
+    out = run_dir(cfg, runs_dir)
+    if (out / "metrics.json").exists():
+        return Run(out)
+    with run_lock(out):
+        if (out / "metrics.json").exists():  # another process finished it while we waited
+            return Run(out)
+        _train_locked(cfg, out, data_root, device, progress, on_epoch_end)
+    return Run(out)
+
+
+def _train_locked(cfg, out, data_root, device, progress, on_epoch_end):
+    from tqdm.auto import tqdm
+
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if cfg.profile in THREADS and device.type == "cpu":
+        torch.set_num_threads(THREADS[cfg.profile])
+    spec = D.DATASETS[cfg.dataset]
+    x_train, y_train = _subset(*D.load(cfg.dataset, "train", data_root), cfg.train_subset, cfg.seed)
+    x_test, y_test = test_split(cfg, data_root)
+    x_train, y_train = x_train.to(device), y_train.to(device)
+    x_test, y_test = x_test.to(device), y_test.to(device)
+
+    model = build_model(cfg, mean=x_train.mean(0).cpu(), data_root=data_root).to(device)
+    opt = _optimizer(cfg, model)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.lr_gamma)
+    loss_fn = make_loss(cfg.loss, model.head, cfg.center_lambda, cfg.lgm_alpha, cfg.lgm_lambda)
+
+    features_fn = model.features
+    fast = cfg.fast and device.type == "cuda"
+    if fast:
+        # CUDA fast path: channels_last convolutions, a compiled trunk, bf16 autocast of the
+        # trunk only (the head, losses and attacks stay fp32; see models.Classifier).
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+        model.amp_dtype = torch.bfloat16
+        features_fn = torch.compile(model.features)
+
+    history: list[dict] = []
+    start_epoch = 0
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        history, start_epoch = ckpt["history"], ckpt["epoch"]
+    atomic_write_json(out / "config.json", cfg.to_dict())
+
+    aug_shift = 0.1 if cfg.augment in ("shift", "shift_flip") else 0.0
+    aug_flip = cfg.augment == "shift_flip"
+    diverged_epoch = None
+    bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs,
+               disable=(None if progress is None else not progress), desc=cfg.key(), leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        gen = _epoch_generator(cfg, epoch, device)
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        for xb, yb in D.batches(x_train, y_train, cfg.batch_size, generator=gen, shuffle=True):
+            if aug_shift or aug_flip:
+                xb = D.augment(xb, gen, shift=aug_shift, flip=aug_flip)
+            if cfg.adv_train:
+                k = max(1, round(cfg.adv_ratio * len(yb)))
+                x_adv = _adversarial(cfg, model, features_fn, loss_fn, xb[:k], yb[:k],
+                                     spec.num_classes, gen)
+                xb = torch.cat([x_adv, xb[k:]]) if k < len(yb) else x_adv
+            if fast:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            z = features_fn(xb)
+            loss = loss_fn(z, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                loss_sum += loss.detach() * len(yb)
+                correct += (model.head(z.detach()).argmax(1) == yb).sum()
+            seen += len(yb)
+        sched.step()
+        mean_loss = (loss_sum / seen).item()
+        record = {"epoch": epoch + 1, "loss": mean_loss, "train_accuracy": correct.item() / seen,
+                  "test_accuracy": accuracy(model, x_test, y_test),
+                  "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+        history.append(record)
+        bar.set_postfix(loss=f"{mean_loss:.3g}", test=f"{record['test_accuracy']:.3f}")
+        if not math.isfinite(mean_loss):
+            diverged_epoch = epoch + 1
+            break
+        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "scheduler": sched.state_dict(), "history": history,
+                           "epoch": epoch + 1, "config": cfg.to_dict()}, ckpt_path)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, record)
+    bar.close()
+
+    last = history[-1] if history else {}
+    metrics = {
+        "run": cfg.key(), "profile": cfg.profile, "dataset": cfg.dataset, "loss": cfg.loss,
+        "test_accuracy": last.get("test_accuracy"),
+        "train_accuracy": last.get("train_accuracy"),
+        "final_loss": last.get("loss"),
+        "epochs": len(history),
+        "seconds": sum(h["seconds"] for h in history),
+        "diverged": diverged_epoch is not None,
+        "diverged_epoch": diverged_epoch,
+        "n_train": len(y_train), "n_test": len(y_test),
+        "data_notes": spec.notes,
+        "seed": cfg.seed, "device": device.type, "hardware": hardware(device),
+        "torch": torch.__version__, "train_version": TRAIN_VERSION,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    # model.pt first, metrics.json last: metrics.json marks the run done.
+    atomic_torch_save({"model": model.state_dict(), "config": cfg.to_dict()}, out / "model.pt")
+    atomic_write_json(out / "history.json", [_json_safe(h) for h in history])
+    atomic_write_json(out / "metrics.json", _json_safe(metrics))
+    if ckpt_path.exists():
+        os.unlink(ckpt_path)
+
+
+def _json_safe(d: dict) -> dict:
+    """NaN/inf are not JSON: store them as strings ('nan'), so a diverged run stays readable."""
+    def fix(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        return v
+    return {k: fix(v) for k, v in d.items()}
