@@ -158,6 +158,59 @@ def _epoch_generator(cfg: TrainConfig, epoch: int, device: torch.device) -> torc
     return torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + epoch)
 
 
+def fast_path(cfg: TrainConfig, model: Classifier, device: torch.device):
+    """(model, features_fn) for training on `device`.
+
+    On CUDA with cfg.fast: channels_last convolutions, cuDNN autotuning, a compiled trunk and
+    bf16 autocast of the trunk only (the MMC head, losses and attacks stay fp32: distances of
+    1e2..1e4 lose their argmin in bf16; see models.Classifier). Elsewhere, or with
+    cfg.fast=False, the model as it is.
+    """
+    if not (cfg.fast and device.type == "cuda"):
+        return model, model.features
+    torch.backends.cudnn.benchmark = True
+    model = model.to(memory_format=torch.channels_last)
+    model.amp_dtype = torch.bfloat16
+    return model, torch.compile(model.features)
+
+
+def train_epoch(cfg: TrainConfig, model: Classifier, features_fn, loss_fn, opt,
+                x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[float, int, int]:
+    """One pass over (x, y) in batches drawn from `gen`: augmentation on the batch, adversarial
+    examples if cfg.adv_train, one optimiser step per batch. Returns (summed loss, correct, seen).
+
+    Loss and accuracy are accumulated on the device and read once at the end, so a GPU never
+    waits on the host inside the epoch.
+    """
+    shift = 0.1 if cfg.augment in ("shift", "shift_flip") else 0.0
+    flip = cfg.augment == "shift_flip"
+    channels_last = model.amp_dtype is not None
+    num_classes = D.DATASETS[cfg.dataset].num_classes
+    model.train()
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    seen = 0
+    for xb, yb in D.batches(x, y, cfg.batch_size, generator=gen, shuffle=True):
+        if shift or flip:
+            xb = D.augment(xb, gen, shift=shift, flip=flip)
+        if cfg.adv_train:
+            k = max(1, round(cfg.adv_ratio * len(yb)))
+            x_adv = _adversarial(cfg, model, features_fn, loss_fn, xb[:k], yb[:k], num_classes, gen)
+            xb = torch.cat([x_adv, xb[k:]]) if k < len(yb) else x_adv
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        z = features_fn(xb)
+        loss = loss_fn(z, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            loss_sum += loss.detach() * len(yb)
+            correct += (model.head(z.detach()).argmax(1) == yb).sum()
+        seen += len(yb)
+    return loss_sum.item(), int(correct.item()), seen
+
+
 def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str | Path | None = None,
           device: str | torch.device | None = None, progress: bool | None = None,
           on_epoch_end: Callable[[int, dict], None] | None = None) -> Run:
@@ -195,15 +248,7 @@ def _train_locked(cfg, out, data_root, device, progress, on_epoch_end):
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.lr_gamma)
     loss_fn = make_loss(cfg.loss, model.head, cfg.center_lambda, cfg.lgm_alpha, cfg.lgm_lambda)
 
-    features_fn = model.features
-    fast = cfg.fast and device.type == "cuda"
-    if fast:
-        # CUDA fast path: channels_last convolutions, a compiled trunk, bf16 autocast of the
-        # trunk only (the head, losses and attacks stay fp32; see models.Classifier).
-        torch.backends.cudnn.benchmark = True
-        model = model.to(memory_format=torch.channels_last)
-        model.amp_dtype = torch.bfloat16
-        features_fn = torch.compile(model.features)
+    model, features_fn = fast_path(cfg, model, device)
 
     history: list[dict] = []
     start_epoch = 0
@@ -216,40 +261,17 @@ def _train_locked(cfg, out, data_root, device, progress, on_epoch_end):
         history, start_epoch = ckpt["history"], ckpt["epoch"]
     atomic_write_json(out / "config.json", cfg.to_dict())
 
-    aug_shift = 0.1 if cfg.augment in ("shift", "shift_flip") else 0.0
-    aug_flip = cfg.augment == "shift_flip"
     diverged_epoch = None
     bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs,
                disable=(None if progress is None else not progress), desc=cfg.key(), leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
         gen = _epoch_generator(cfg, epoch, device)
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        seen = 0
-        for xb, yb in D.batches(x_train, y_train, cfg.batch_size, generator=gen, shuffle=True):
-            if aug_shift or aug_flip:
-                xb = D.augment(xb, gen, shift=aug_shift, flip=aug_flip)
-            if cfg.adv_train:
-                k = max(1, round(cfg.adv_ratio * len(yb)))
-                x_adv = _adversarial(cfg, model, features_fn, loss_fn, xb[:k], yb[:k],
-                                     spec.num_classes, gen)
-                xb = torch.cat([x_adv, xb[k:]]) if k < len(yb) else x_adv
-            if fast:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            z = features_fn(xb)
-            loss = loss_fn(z, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                loss_sum += loss.detach() * len(yb)
-                correct += (model.head(z.detach()).argmax(1) == yb).sum()
-            seen += len(yb)
+        loss_sum, correct, seen = train_epoch(cfg, model, features_fn, loss_fn, opt,
+                                              x_train, y_train, gen)
         sched.step()
-        mean_loss = (loss_sum / seen).item()
-        record = {"epoch": epoch + 1, "loss": mean_loss, "train_accuracy": correct.item() / seen,
+        mean_loss = loss_sum / seen
+        record = {"epoch": epoch + 1, "loss": mean_loss, "train_accuracy": correct / seen,
                   "test_accuracy": accuracy(model, x_test, y_test),
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
         history.append(record)

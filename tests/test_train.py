@@ -1,0 +1,143 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+
+from rethinkmmc import load_run, train, train_config
+from rethinkmmc.train import accuracy
+
+
+def _smoke(loss="mmc", **kw):
+    return train_config("smoke", "digits", loss, **kw)
+
+
+@pytest.mark.parametrize("loss", ["sce", "mmc"])
+def test_smoke_accuracy_floor(runs, loss):
+    run = train(_smoke(loss), runs_dir=runs)
+    assert run.metrics["test_accuracy"] >= 0.95
+    assert run.metrics["diverged"] is False and run.metrics["epochs"] == 15
+    # the stored model reproduces the stored accuracy on the stored test set
+    x, y = run.test_set()
+    assert len(y) == run.metrics["n_test"] == 450
+    assert accuracy(run.model, x, y) == pytest.approx(run.metrics["test_accuracy"])
+    assert run.model.training is False
+    assert [h["epoch"] for h in run.history] == list(range(1, 16))
+    assert {"loss", "train_accuracy", "test_accuracy", "seconds", "lr"} <= set(run.history[0])
+
+
+@pytest.mark.parametrize("loss", ["mmlda", "center", "lgm"])
+def test_other_losses_learn(runs, loss):
+    # MM-LDA's softmax over -||z - mu||^2 (C_MM = 10) saturates and learns slowest: 0.94 here
+    run = train(_smoke(loss), runs_dir=runs)
+    assert run.metrics["test_accuracy"] >= 0.90
+
+
+def test_cached_run_is_not_retrained(runs):
+    cfg = _smoke(epochs=3, milestones=())
+    first = train(cfg, runs_dir=runs)
+    calls = []
+    second = train(cfg, runs_dir=runs, on_epoch_end=lambda e, r: calls.append(e))
+    assert calls == [] and second.metrics == first.metrics
+    assert load_run(cfg.key(), runs_dir=runs).metrics == first.metrics
+    assert load_run(first.path).config == cfg
+    # another seed is another run
+    assert train(cfg.replace(seed=1), runs_dir=runs).path != first.path
+
+
+class _Kill(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    cfg = _smoke(epochs=8, milestones=(5,))
+    whole = train(cfg, runs_dir=tmp_path / "a")
+
+    def die(epoch, record):
+        if epoch == 4:
+            raise _Kill
+
+    with pytest.raises(_Kill):
+        train(cfg, runs_dir=tmp_path / "b", on_epoch_end=die)
+    d = tmp_path / "b" / cfg.profile / cfg.key()
+    assert (d / "checkpoint.pt").exists() and not (d / "metrics.json").exists()
+    with pytest.raises(FileNotFoundError):
+        load_run(d)  # a half-written run is never taken as done
+    seen = []
+    resumed = train(cfg, runs_dir=tmp_path / "b", on_epoch_end=lambda e, r: seen.append(e))
+    assert seen == [5, 6, 7, 8]
+    assert not (d / "checkpoint.pt").exists()
+    for k in ("test_accuracy", "train_accuracy", "final_loss", "epochs"):
+        assert resumed.metrics[k] == whole.metrics[k], k
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_killed_process_resumes(runs):
+    """SIGKILL a CLI training mid-run; the rerun resumes and matches an uninterrupted run."""
+    args = [sys.executable, "-m", "rethinkmmc", "train", "--profile", "smoke", "--dataset",
+            "digits", "--loss", "sce", "--epochs", "30", "--no-progress"]
+    cfg = _smoke("sce", epochs=30)
+    d = runs / "smoke" / cfg.key()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (d / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (d / "metrics.json").exists(), "finished before it could be killed"
+    done = torch.load(d / "checkpoint.pt", weights_only=False)["epoch"]
+    assert 1 <= done < 30
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    resumed = json.loads(out.stdout.strip().splitlines()[-1])
+    whole = train(cfg, runs_dir=runs.parent / "fresh")
+    assert resumed["test_accuracy"] == whole.metrics["test_accuracy"]
+    assert load_run(d).metrics["final_loss"] == whole.metrics["final_loss"]
+
+
+def test_divergent_run_is_recorded_not_crashed(runs):
+    cfg = _smoke("sce", lr=1e8, epochs=5, milestones=())
+    run = train(cfg, runs_dir=runs)
+    assert run.metrics["diverged"] is True
+    assert 1 <= run.metrics["diverged_epoch"] <= 5
+    assert run.metrics["epochs"] == run.metrics["diverged_epoch"]
+    # stored, readable JSON (no bare NaN), and cached like any finished run
+    json.loads((run.path / "metrics.json").read_text())
+    json.loads((run.path / "history.json").read_text())
+    assert train(cfg, runs_dir=runs).metrics == run.metrics
+
+
+def test_two_trainers_of_one_key_train_it_once(runs):
+    cfg = _smoke(epochs=4, milestones=())
+    epochs, results = [], []
+
+    def go():
+        results.append(train(cfg, runs_dir=runs, on_epoch_end=lambda e, r: epochs.append(e)))
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(epochs) == [1, 2, 3, 4]
+    assert results[0].metrics == results[1].metrics
+
+
+def test_adversarial_training_runs_and_records(runs):
+    cfg = _smoke("mmc", adv_train=True, epochs=4, milestones=(), adv_steps=3)
+    assert cfg.targeted_adv is True and _smoke("sce", adv_train=True).targeted_adv is False
+    run = train(cfg, runs_dir=runs)
+    assert run.config.adv_train and run.path.name.startswith("at-")
+    assert run.metrics["test_accuracy"] >= 0.8
+
+
+def test_provenance_in_metrics(runs):
+    m = train(_smoke(epochs=2, milestones=()), runs_dir=runs).metrics
+    for k in ("profile", "dataset", "seed", "hardware", "torch", "seconds", "data_notes",
+              "finished_at", "train_version"):
+        assert m[k] not in (None, ""), k
