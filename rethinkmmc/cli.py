@@ -1,4 +1,4 @@
-"""Command line: ``rethinkmmc train | data check``.
+"""Command line: ``rethinkmmc train | evaluate | data check``.
 
 Bad input ends with exit status 2 and one line on stderr, never a traceback. Progress goes to
 stderr; the results go to stdout, each run as one JSON line, last.
@@ -71,6 +71,24 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--runs-dir", help="the run store ($RETHINKMMC_RUNS, the checkout's runs/)")
     t.add_argument("--no-progress", action="store_true")
 
+    e = sub.add_parser("evaluate", help="attack a stored run; one JSON line with the accuracies")
+    e.add_argument("--run", required=True, help="a run's folder or key")
+    e.add_argument("--attack", required=True, help="fgsm, bim, pgd, mim, ... (see attacks)")
+    e.add_argument("--eps", type=parse_number, default=0.0, help="e.g. 8/255 (say the denominator)")
+    e.add_argument("--steps", type=int)
+    e.add_argument("--step-size", type=parse_number)
+    e.add_argument("--restarts", type=int)
+    e.add_argument("--objective", default=None, help="ce, adaptive, mmc_margin, cw, dlr")
+    e.add_argument("--targeted", action="store_true")
+    e.add_argument("--target-mode", choices=("random", "least_likely"), default="random")
+    e.add_argument("--n", type=int, help="points (seeded, class-stratified subset of the test set)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--batch-size", type=int, default=500)
+    e.add_argument("--device")
+    e.add_argument("--data-root")
+    e.add_argument("--runs-dir")
+    e.add_argument("--no-progress", action="store_true")
+
     d = sub.add_parser("data", help="datasets under the data root")
     d.add_argument("action", choices=("check",))
     d.add_argument("--data-root")
@@ -122,6 +140,31 @@ def _table(cfg, results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _evaluate(args) -> int:
+    from .attacks import make_attack
+    from .evaluate import evaluate
+    from .runs import load_run
+
+    if args.n is not None and args.n < 1:
+        raise ValueError(f"n: must be >= 1, got {args.n}")
+    kw = {"eps": args.eps, "targeted": args.targeted, "target_mode": args.target_mode,
+          "seed": args.seed}
+    for name in ("steps", "step_size", "restarts", "objective"):
+        if getattr(args, name) is not None:
+            kw[name] = getattr(args, name)
+    attack = make_attack(args.attack, **kw)
+    run = load_run(args.run, runs_dir=args.runs_dir)
+    data = run.test_set(args.data_root)
+    df = evaluate(run, attack, data=data, n=args.n, seed=args.seed, batch_size=args.batch_size,
+                  device=args.device, progress=False if args.no_progress else None)
+    row = df.iloc[0].to_dict()
+    row.pop("settings", None)
+    row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    row = {k: v for k, v in row.items() if not (isinstance(v, float) and v != v)}
+    print(json.dumps({"run": str(run.path), **row}))
+    return 0
+
+
 def _data(args) -> int:
     from .data import check, data_root
 
@@ -137,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _build_parser().parse_args(argv)
         if args.command == "train":
             return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
         return _data(args)
     except UsageError as e:
         print(f"rethinkmmc: error: {e}", file=sys.stderr)

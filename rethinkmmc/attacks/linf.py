@@ -1,0 +1,145 @@
+"""L-inf gradient attacks: FGSM, BIM, PGD, MIM, on an injected objective.
+
+- FGSM: Goodfellow, Shlens & Szegedy, "Explaining and Harnessing Adversarial Examples", ICLR 2015.
+- BIM: Kurakin, Goodfellow & Bengio, "Adversarial Examples in the Physical World", 2017
+  (iterated FGSM from x, no random start).
+- PGD: Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018
+  (random start in the ball; restarts keep, per example, the first successful or else the
+  highest-objective point).
+- MIM: Dong et al., "Boosting Adversarial Attacks with Momentum", CVPR 2018 (L1-normalised
+  gradient accumulated with decay mu).
+
+The original evaluation (Pang et al. 2020) runs these at eps 8/256 and 16/256, step 2/256,
+10 or 50 iterations, with random start; a targeted attack minimises the loss toward a random
+target. Steps go through ``torch.autograd.grad`` with respect to the input only, so model
+parameters never accumulate gradients.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .base import Attack, check_eps
+
+__all__ = ["pgd_linf", "FGSM", "BIM", "PGD", "MIM"]
+
+
+def _project(x_adv, x, eps):
+    return torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+
+
+def pgd_linf(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float,
+             step_size: float, steps: int, random_start: bool = True,
+             generator: torch.Generator | None = None, momentum: float | None = None) -> torch.Tensor:
+    """Maximise the scalar ``objective(x_adv)`` over the L-inf ball of radius eps around x,
+    intersected with [0, 1], by signed-gradient ascent with projection.
+
+    momentum=None: PGD/BIM steps; momentum=mu: MIM's accumulated, L1-normalised gradient.
+    Returns a new, detached tensor; x is not modified.
+    """
+    x = x.detach()
+    if random_start and eps > 0:
+        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        x_adv = (x + (2 * noise - 1) * eps).clamp(0, 1)
+    else:
+        x_adv = x.clone()
+    g_acc = torch.zeros_like(x) if momentum is not None else None
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(objective(x_adv), x_adv)
+        with torch.no_grad():
+            if g_acc is not None:
+                l1 = grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
+                g_acc = momentum * g_acc + grad / l1
+                grad = g_acc
+            x_adv = _project(x_adv + step_size * grad.sign(), x, eps)
+    return x_adv.detach()
+
+
+class PGD(Attack):
+    """Projected gradient descent in L-inf (Madry et al. 2018), with restarts.
+
+    With ``restarts`` > 1, each example keeps the first restart that fooled the model (for a
+    targeted attack: reached the target), else the one with the highest objective.
+    """
+
+    name = "pgd"
+
+    def __init__(self, eps: float, steps: int = 10, step_size: float | None = None,
+                 random_start: bool = True, restarts: int = 1, **kw):
+        super().__init__(eps=eps, **kw)
+        if steps < 1:
+            raise ValueError(f"steps: must be >= 1, got {steps}")
+        if restarts < 1:
+            raise ValueError(f"restarts: must be >= 1, got {restarts}")
+        self.steps = int(steps)
+        self.step_size = check_eps("step_size", 2.5 * eps / steps if step_size is None else step_size)
+        self.random_start = bool(random_start)
+        self.restarts = int(restarts)
+
+    momentum: float | None = None
+
+    def settings(self):
+        s = super().settings()
+        s.update(steps=self.steps, step_size=self.step_size, random_start=self.random_start,
+                 restarts=self.restarts)
+        if self.momentum is not None:
+            s["momentum"] = self.momentum
+        return s
+
+    def perturb(self, model, x, y, target, gen):
+        best, best_obj, done = None, None, None
+        for _ in range(self.restarts):
+            x_adv = pgd_linf(lambda xa: self.loss(model, xa, y, target), x, self.eps,
+                             self.step_size, self.steps, self.random_start, gen, self.momentum)
+            if self.restarts == 1:
+                return x_adv
+            with torch.no_grad():
+                obj = self.objective(model, x_adv, y, target)
+                pred = model(x_adv).argmax(1)
+                ok = (pred == target) if target is not None else (pred != y)
+            if best is None:
+                best, best_obj, done = x_adv, obj, ok
+                continue
+            take = (~done) & (ok | (obj > best_obj))
+            best = torch.where(take.view(-1, *[1] * (x.dim() - 1)), x_adv, best)
+            best_obj = torch.where(take, obj, best_obj)
+            done = done | ok
+        return best
+
+
+class BIM(PGD):
+    """Basic iterative method (Kurakin et al. 2017): PGD without a random start."""
+
+    name = "bim"
+
+    def __init__(self, eps: float, steps: int = 10, step_size: float | None = None,
+                 objective: str = "ce", targeted: bool = False, target_mode: str = "random",
+                 seed: int = 0):
+        super().__init__(eps, steps=steps, step_size=step_size, random_start=False,
+                         objective=objective, targeted=targeted, target_mode=target_mode, seed=seed)
+
+
+class FGSM(PGD):
+    """Fast gradient sign method (Goodfellow et al. 2015): one step of size eps from x."""
+
+    name = "fgsm"
+
+    def __init__(self, eps: float, objective: str = "ce", targeted: bool = False,
+                 target_mode: str = "random", seed: int = 0):
+        super().__init__(eps, steps=1, step_size=eps, random_start=False, objective=objective,
+                         targeted=targeted, target_mode=target_mode, seed=seed)
+
+
+class MIM(PGD):
+    """Momentum iterative method (Dong et al. 2018), decay ``momentum`` (1.0 in the paper)."""
+
+    name = "mim"
+
+    def __init__(self, eps: float, steps: int = 10, step_size: float | None = None,
+                 momentum: float = 1.0, random_start: bool = False, objective: str = "ce",
+                 targeted: bool = False, target_mode: str = "random", seed: int = 0):
+        super().__init__(eps, steps=steps, step_size=step_size, random_start=random_start,
+                         objective=objective, targeted=targeted, target_mode=target_mode, seed=seed)
+        self.momentum = float(momentum)

@@ -1,0 +1,279 @@
+"""Robust accuracy tables, the per-example worst case, and their store beside the run.
+
+``evaluate(run_or_model, attacks, data)`` returns a pandas DataFrame, one row per attack (plus
+one worst-case row per norm and eps when several attacks share them), with clean and robust
+accuracy and a 95% Wilson interval. Per-example robust flags are kept, as AutoAttack does
+(Croce & Hein, ICML 2020): the worst case is an example robust to every attack of its group.
+``worst_case(...)`` is AutoAttack's cheaper scheme, each further attack run only on the points
+still robust.
+
+Results of a Run are stored in ``<run>/evaluations/<key>.json``, keyed by the attack's settings,
+the points (n, subset seed), the model's key and EVAL_VERSION, and written after every batch:
+a notebook re-rendered later (or on a CPU, from runs trained on a GPU) reads them instead of
+attacking again, and a killed evaluation resumes at its next batch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+import torch
+import torch.nn as nn
+
+from .attacks.base import Attack
+from .data import stratified_subset
+from .runs import Run, atomic_write_json
+
+__all__ = ["evaluate", "worst_case", "eps_label", "wilson", "select_points", "EVAL_VERSION",
+           "attack_flags"]
+
+# Bump when a change to an attack or to this module changes stored results.
+EVAL_VERSION = "1"
+
+
+def eps_label(eps: float) -> str:
+    """'8/255', '8/256' or a decimal: every table names the epsilon's denominator."""
+    if eps == 0:
+        return "0"
+    for den in (255, 256):
+        k = eps * den
+        if abs(k - round(k)) < 1e-6:
+            return f"{round(k)}/{den}"
+    f = Fraction(eps).limit_denominator(1000)
+    return f"{f.numerator}/{f.denominator}" if abs(float(f) - eps) < 1e-9 else f"{eps:.4g}"
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion k/n."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, mid - half), min(1.0, mid + half))
+
+
+def select_points(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0,
+                  how: str = "stratified") -> tuple[torch.Tensor, torch.Tensor]:
+    """n test points: a seeded class-stratified subset, or the first n (the original's choice)."""
+    if n is None or n >= len(y):
+        return x, y
+    if n < 1:
+        raise ValueError(f"n: must be >= 1, got {n}")
+    if how == "first":
+        return x[:n], y[:n]
+    if how != "stratified":
+        raise ValueError(f"how: unknown {how!r} (allowed: stratified, first)")
+    idx = stratified_subset(y, n, seed)
+    return x[idx], y[idx]
+
+
+def _predict(model, x, batch_size):
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def _store_path(run: Run | None, store_dir: Path | None, key: str) -> Path | None:
+    if store_dir is not None:
+        return Path(store_dir) / f"{key}.json"
+    if run is not None:
+        return run.path / "evaluations" / f"{key}.json"
+    return None
+
+
+def _key(attack: Attack, model_id: str, points: dict) -> tuple[str, dict]:
+    ident = {"attack": attack.settings(), "points": points, "model": model_id,
+             "version": EVAL_VERSION}
+    blob = json.dumps(ident, sort_keys=True, default=str)
+    return f"{attack.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}", ident
+
+
+def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Tensor,
+                 clean_ok: torch.Tensor, batch_size: int = 500, path: Path | None = None,
+                 ident: dict | None = None, progress=None) -> dict:
+    """Run `attack` on the clean-correct points of (x, y), batch by batch, resuming from and
+    saving to `path` after every batch. Returns a record with per-example flags (1 = still
+    correct on the true label), target hits for targeted attacks, L2/L1 sizes, seconds."""
+    rec = None
+    if path is not None and path.exists():
+        rec = json.loads(path.read_text())
+        if rec.get("ident") != json.loads(json.dumps(ident, default=str)):
+            rec = None
+    n = len(y)
+    if rec is None:
+        rec = {"ident": ident, "n": n, "done": 0, "robust": [], "target_hit": [], "dist": [],
+               "seconds": 0.0, "complete": False}
+    todo = range(rec["done"], n, batch_size)
+    for start in (progress(todo) if progress else todo):
+        t0 = time.perf_counter()
+        xb, yb, ok = x[start:start + batch_size], y[start:start + batch_size], clean_ok[start:start + batch_size]
+        robust = torch.zeros(len(yb), dtype=torch.bool, device=yb.device)
+        hit = torch.zeros_like(robust)
+        dist = torch.full((len(yb),), float("nan"), device=yb.device)
+        idx = ok.nonzero().squeeze(1)
+        if len(idx):
+            xa_in, ya = xb[idx], yb[idx]
+            target = attack.targets(model, xa_in, ya) if attack.targeted else None
+            xa = attack(model, xa_in, ya, target)
+            pred = _predict(model, xa, batch_size)
+            robust[idx] = pred == ya
+            if target is not None:
+                hit[idx] = pred == target
+            d = xa - xa_in
+            p = {"l2": 2, "l1": 1}.get(attack.norm, float("inf"))
+            dist[idx] = d.flatten(1).norm(p=p, dim=1)
+        rec["robust"] += robust.int().tolist()
+        rec["target_hit"] += hit.int().tolist()
+        rec["dist"] += [None if math.isnan(v) else round(v, 6) for v in dist.tolist()]
+        rec["done"] = min(start + batch_size, n)
+        rec["seconds"] += time.perf_counter() - t0
+        if path is not None:
+            atomic_write_json(path, rec)
+    rec["complete"] = True
+    if path is not None:
+        atomic_write_json(path, rec)
+    return rec
+
+
+def _row(attack: Attack, rec: dict, clean_ok: torch.Tensor, model_id: str) -> dict:
+    s = attack.settings()
+    n = len(clean_ok)
+    k = sum(rec["robust"])
+    lo, hi = wilson(k, n)
+    row = {"model": model_id, "attack": attack.name, "norm": attack.norm,
+           "eps": s.get("eps", 0.0), "eps_label": eps_label(s.get("eps", 0.0)),
+           "objective": s.get("objective", "-"), "targeted": attack.targeted,
+           "steps": s.get("steps", s.get("n_queries", 0)), "n": n,
+           "clean_accuracy": clean_ok.sum().item() / n, "robust_accuracy": k / n,
+           "ci_low": lo, "ci_high": hi, "seconds": rec["seconds"], "settings": json.dumps(s)}
+    if attack.targeted:
+        row["target_success"] = sum(rec["target_hit"]) / n
+    success = [d for d, r, c in zip(rec["dist"], rec["robust"], clean_ok.tolist()) if c and not r
+               and d is not None]
+    if attack.norm in ("l2", "l1"):
+        row["median_dist"] = float(pd.Series(success).median()) if success else float("nan")
+        row["mean_dist"] = float(pd.Series(success).mean()) if success else float("nan")
+    return row
+
+
+def _model_and_data(run_or_model, data, n, seed, how):
+    if isinstance(run_or_model, Run):
+        run, model, model_id = run_or_model, run_or_model.model, run_or_model.key
+        x, y = data if data is not None else run.test_set()
+    else:
+        run, model = None, run_or_model
+        model_id = getattr(model, "model_id", type(model).__name__)
+        if data is None:
+            raise ValueError("data: a bare model needs (x, y)")
+        x, y = data
+    x, y = select_points(x, y, n, seed, how)
+    return run, model, model_id, x, y
+
+
+def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
+             data: tuple[torch.Tensor, torch.Tensor] | None = None, n: int | None = None,
+             seed: int = 0, how: str = "stratified", batch_size: int = 500,
+             device: str | torch.device | None = None, store: bool = True,
+             store_dir: str | Path | None = None, progress: bool | None = None,
+             worst: bool = True) -> pd.DataFrame:
+    """One row per attack: clean and robust accuracy (true label), 95% interval, eps (and its
+    denominator), norm, objective, targeted (with target success), steps, n, seconds; median
+    and mean distance of successful L2/L1 adversarials. With `worst`, one more row per (norm,
+    eps) shared by several attacks: the per-example worst case over them.
+
+    Every attack runs on the same points: the clean-correct ones (the others count as not
+    robust). Results of a Run (or with `store_dir`) are read from the store when present.
+    """
+    from tqdm.auto import tqdm
+
+    attacks = [attacks] if isinstance(attacks, Attack) else list(attacks)
+    run, model, model_id, x, y = _model_and_data(run_or_model, data, n, seed, how)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    was_training = model.training
+    model = model.to(device).eval()
+    x, y = x.to(device), y.to(device)
+    points = {"n": len(y), "seed": seed, "how": how, "checksum": _checksum(x, y)}
+    clean_ok = _predict(model, x, batch_size) == y
+    rows, flags = [], []
+    try:
+        for attack in attacks:
+            key, ident = _key(attack, model_id, points)
+            path = _store_path(run, Path(store_dir) if store_dir else None, key) if store else None
+            bar = (lambda it: tqdm(it, desc=f"{model_id} {attack.name}", leave=False,
+                                   disable=None if progress is None else not progress))
+            rec = attack_flags(model, attack, x, y, clean_ok, batch_size, path, ident, bar)
+            rows.append(_row(attack, rec, clean_ok, model_id))
+            flags.append(torch.tensor(rec["robust"], dtype=torch.bool))
+    finally:
+        model.train(was_training)
+    df = pd.DataFrame(rows)
+    if worst and len(attacks) > 1:
+        df = pd.concat([df, _worst_rows(df, flags, clean_ok, model_id)], ignore_index=True)
+    return df
+
+
+def _worst_rows(df, flags, clean_ok, model_id):
+    out = []
+    bounded = df[df["norm"].isin(["linf", "l2", "l1"]) & ~df["attack"].isin(["cw", "ead"])]
+    for (norm, eps), group in bounded.groupby(["norm", "eps"], sort=True):
+        if len(group) < 2:
+            continue
+        robust = torch.stack([flags[i] for i in group.index]).all(0)
+        k, n = int(robust.sum()), len(robust)
+        lo, hi = wilson(k, n)
+        out.append({"model": model_id, "attack": "worst-case", "norm": norm, "eps": eps,
+                    "eps_label": eps_label(eps),
+                    "objective": "+".join(sorted(set(group["objective"]))), "targeted": False,
+                    "steps": int(group["steps"].max()), "n": n,
+                    "clean_accuracy": clean_ok.sum().item() / n, "robust_accuracy": k / n,
+                    "ci_low": lo, "ci_high": hi, "seconds": float(group["seconds"].sum()),
+                    "settings": json.dumps([json.loads(s) for s in group["settings"]])})
+    return pd.DataFrame(out)
+
+
+def worst_case(run_or_model: Run | nn.Module, attacks: Sequence[Attack],
+               data: tuple[torch.Tensor, torch.Tensor] | None = None, n: int | None = None,
+               seed: int = 0, how: str = "stratified", batch_size: int = 500,
+               device: str | torch.device | None = None, progress: bool | None = None) -> pd.DataFrame:
+    """AutoAttack's scheme: each attack in turn, only on the points still robust; returns one
+    row per stage with the robust accuracy after it (the last row is the worst case)."""
+    run, model, model_id, x, y = _model_and_data(run_or_model, data, n, seed, how)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    was_training = model.training
+    model = model.to(device).eval()
+    x, y = x.to(device), y.to(device)
+    robust = _predict(model, x, batch_size) == y
+    clean = robust.float().mean().item()
+    rows = []
+    try:
+        for attack in attacks:
+            t0 = time.perf_counter()
+            idx = robust.nonzero().squeeze(1)
+            for i in range(0, len(idx), batch_size):
+                b = idx[i:i + batch_size]
+                xa = attack(model, x[b], y[b])
+                robust[b] = _predict(model, xa, batch_size) == y[b]
+            k = int(robust.sum())
+            lo, hi = wilson(k, len(y))
+            rows.append({"model": model_id, "stage": attack.name, "attack": repr(attack),
+                         "norm": attack.norm, "eps": attack.eps, "eps_label": eps_label(attack.eps),
+                         "n": len(y), "clean_accuracy": clean, "robust_accuracy": k / len(y),
+                         "ci_low": lo, "ci_high": hi, "seconds": time.perf_counter() - t0})
+    finally:
+        model.train(was_training)
+    return pd.DataFrame(rows)
+
+
+def _checksum(x: torch.Tensor, y: torch.Tensor) -> str:
+    """A short fingerprint of the points, so a changed test set never reads old results."""
+    h = hashlib.sha256()
+    h.update(y.cpu().numpy().tobytes())
+    h.update(f"{x.double().sum().item():.6f}/{(x.double() ** 2).sum().item():.6f}".encode())
+    return h.hexdigest()[:12]

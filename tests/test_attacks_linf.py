@@ -1,0 +1,146 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from rethinkmmc import mm_centers
+from rethinkmmc.attacks import BIM, FGSM, MIM, PGD, make_attack
+from rethinkmmc.losses import make_head
+from rethinkmmc.models import Classifier, SmallCNN
+
+
+def _random_model(head_kind, seed=0):
+    torch.manual_seed(seed)
+    head = make_head(head_kind, 16, 10, mm_centers(10, 16) if head_kind == "mmc" else None)
+    return Classifier(SmallCNN(1, feat_dim=16, width=8), head)
+
+
+def _inputs(n=24, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+ATTACKS = [
+    lambda **k: FGSM(0.1, **k),
+    lambda **k: BIM(0.1, steps=5, **k),
+    lambda **k: PGD(0.1, steps=5, restarts=2, **k),
+    lambda **k: MIM(0.1, steps=5, **k),
+]
+
+
+@pytest.mark.parametrize("make", ATTACKS)
+@pytest.mark.parametrize("head,objective", [("sce", "ce"), ("sce", "cw"), ("sce", "dlr"),
+                                            ("mmc", "ce"), ("mmc", "adaptive"),
+                                            ("mmc", "mmc_margin"), ("mmc", "dlr")])
+@pytest.mark.parametrize("targeted", [False, True])
+@pytest.mark.parametrize("train_mode", [False, True])
+def test_linf_invariants(make, head, objective, targeted, train_mode):
+    model = _random_model(head)
+    model.train(train_mode)
+    bn_before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = _inputs()
+    x_copy = x.clone()
+    attack = make(objective=objective, targeted=targeted, seed=3)
+    x_adv = attack(model, x, y)
+    assert torch.equal(x, x_copy)                                   # input untouched
+    assert (x_adv - x).abs().max().item() <= attack.eps + 1e-6      # within eps
+    assert x_adv.min().item() >= 0 and x_adv.max().item() <= 1      # inside [0, 1]
+    assert model.training is train_mode                             # mode restored
+    for k, v in model.state_dict().items():                         # BN statistics untouched
+        assert torch.equal(v, bn_before[k]), k
+    assert all(p.grad is None for p in model.parameters())          # no parameter gradients
+    assert torch.equal(attack(model, x, y), x_adv)                  # same seed, same output
+    assert not x_adv.requires_grad
+
+
+def test_seed_changes_random_start():
+    model, (x, y) = _random_model("sce"), _inputs()
+    a = PGD(0.1, steps=2, seed=0)(model, x, y)
+    b = PGD(0.1, steps=2, seed=1)(model, x, y)
+    assert not torch.equal(a, b)
+
+
+def test_center_objectives_need_centers():
+    model, (x, y) = _random_model("sce"), _inputs()
+    for objective in ("adaptive", "mmc_margin"):
+        with pytest.raises(ValueError, match="objective.*centers"):
+            PGD(0.1, objective=objective)(model, x, y)
+
+
+@pytest.mark.parametrize("kw,field", [
+    ({"eps": -0.1}, "eps"), ({"eps": 8.0}, "eps"), ({"eps": 0.1, "steps": 0}, "steps"),
+    ({"eps": 0.1, "restarts": 0}, "restarts"), ({"eps": 0.1, "objective": "foo"}, "objective"),
+    ({"eps": 0.1, "target_mode": "x"}, "target_mode"), ({"eps": float("nan")}, "eps"),
+])
+def test_bad_arguments(kw, field):
+    with pytest.raises(ValueError, match=field):
+        PGD(**kw)
+
+
+def test_make_attack_names_bad_arguments():
+    with pytest.raises(ValueError, match="attack"):
+        make_attack("nope", eps=0.1)
+    with pytest.raises(ValueError, match="steps"):
+        make_attack("fgsm", eps=0.1, steps=10)
+    assert isinstance(make_attack("pgd", eps=0.1, steps=3), PGD)
+
+
+# ---- on trained models (smoke digits; 8x8 images, so epsilons are large) ------------------
+
+def _acc(model, x, y):
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).float().mean().item()
+
+
+def test_targeted_attack_reaches_target_on_undefended_model(digits_runs):
+    run = digits_runs["sce"]
+    x, y = run.test_set()
+    attack = PGD(0.3, steps=20, step_size=0.03, targeted=True, objective="ce")
+    t = attack.targets(run.model, x, y)
+    assert (t != y).all()
+    x_adv = attack(run.model, x, y, t)
+    with torch.no_grad():
+        hit = (run.model(x_adv).argmax(1) == t).float().mean().item()
+    assert hit >= 0.9  # tolerance: 10% of targets may stay out of reach at eps 0.3
+
+
+@pytest.mark.parametrize("loss,objective", [("sce", "ce"), ("mmc", "adaptive")])
+def test_pgd_accuracy_does_not_rise_with_eps(digits_runs, loss, objective):
+    run = digits_runs[loss]
+    x, y = run.test_set()
+    accs = [_acc(run.model, PGD(e, steps=10, objective=objective)(run.model, x, y), y)
+            for e in (0.02, 0.05, 0.1, 0.2, 0.3)]
+    assert all(b <= a + 0.01 for a, b in zip(accs, accs[1:])), accs  # tolerance: 1 point
+    assert accs[-1] <= 0.10  # 8x8 digits at eps 0.3: the MMC model keeps ~6% under PGD-10
+
+
+def test_adaptive_at_least_as_strong_as_ce_on_mmc(digits_runs):
+    run = digits_runs["mmc"]
+    x, y = run.test_set()
+    for eps in (0.05, 0.1):
+        ce = _acc(run.model, PGD(eps, steps=10, objective="ce")(run.model, x, y), y)
+        ad = _acc(run.model, PGD(eps, steps=10, objective="adaptive")(run.model, x, y), y)
+        mg = _acc(run.model, PGD(eps, steps=10, objective="mmc_margin")(run.model, x, y), y)
+        assert ad <= ce + 0.01 and mg <= ce + 0.01, (eps, ce, ad, mg)
+
+
+def test_more_steps_do_not_help_the_model(digits_runs):
+    run = digits_runs["sce"]
+    x, y = run.test_set()
+    a10 = _acc(run.model, PGD(0.05, steps=10)(run.model, x, y), y)
+    a50 = _acc(run.model, PGD(0.05, steps=50, step_size=0.05 / 10)(run.model, x, y), y)
+    assert a50 <= a10 + 0.01
+
+
+# ---- cross-check with a peer -------------------------------------------------------------
+
+@pytest.mark.parametrize("loss", ["sce", "mmc"])
+def test_pgd_matches_torchattacks(digits_runs, loss):
+    ta = pytest.importorskip("torchattacks")
+    run = digits_runs[loss]
+    x, y = run.test_set()  # the whole digits test split, 450 points
+    eps, alpha, steps = 0.1, 0.02, 10
+    ours = _acc(run.model, PGD(eps, steps=steps, step_size=alpha, objective="ce")(run.model, x, y), y)
+    torch.manual_seed(0)
+    peer = ta.PGD(run.model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+    theirs = _acc(run.model, peer(x, y), y)
+    assert abs(ours - theirs) <= 0.02, (ours, theirs)
