@@ -4,9 +4,10 @@ from __future__ import annotations
 import inspect
 
 from .base import Attack
+from .corruptions import GaussianNoise, Rotation
 from .linf import BIM, FGSM, MIM, PGD
 
-ATTACKS: dict[str, type[Attack]] = {"fgsm": FGSM, "bim": BIM, "pgd": PGD, "mim": MIM}
+ATTACKS: dict[str, type[Attack]] = {c.name: c for c in (FGSM, BIM, PGD, MIM, GaussianNoise, Rotation)}
 
 
 def register(cls: type[Attack]) -> type[Attack]:

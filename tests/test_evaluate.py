@@ -1,0 +1,95 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rethinkmmc.attacks import FGSM, PGD
+from rethinkmmc.evaluate import eps_label, evaluate, wilson, worst_case
+
+
+def test_eps_label_names_the_denominator():
+    assert eps_label(8 / 255) == "8/255" and eps_label(8 / 256) == "8/256"
+    assert eps_label(16 / 256) == "1/16" or eps_label(16 / 256) == "16/256"
+    assert eps_label(0.3) == "3/10" and eps_label(0) == "0"
+
+
+def test_wilson_interval():
+    lo, hi = wilson(50, 100)
+    assert lo < 0.5 < hi and hi - lo == pytest.approx(0.19, abs=0.01)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_evaluate_table_store_and_worst_case(digits_runs):
+    run = digits_runs["mmc"]
+    attacks = [FGSM(0.1), PGD(0.1, steps=5, objective="ce"), PGD(0.1, steps=5, objective="adaptive"),
+               PGD(0.1, steps=5, objective="adaptive", targeted=True)]
+    df = evaluate(run, attacks, n=120, progress=False)
+    assert list(df["attack"]) == ["fgsm", "pgd", "pgd", "pgd", "worst-case"]
+    assert (df["n"] == 120).all() and (df["eps_label"] == "10/100").sum() == 0
+    assert set(df["eps_label"]) == {"1/10"}
+    assert (df["ci_low"] <= df["robust_accuracy"]).all() and (df["robust_accuracy"] <= df["ci_high"]).all()
+    assert (df["robust_accuracy"] <= df["clean_accuracy"]).all()
+    worst = df[df["attack"] == "worst-case"]["robust_accuracy"].item()
+    assert worst <= df[df["attack"] != "worst-case"]["robust_accuracy"].min()
+    assert 0 <= df.iloc[3]["target_success"] <= 1
+    stored = sorted((run.path / "evaluations").glob("*.json"))
+    assert len(stored) == 4
+    # a second call reads the store: no attack runs
+    class Boom(PGD):
+        def perturb(self, *a, **k):
+            raise AssertionError("re-attacked a stored result")
+    boom = Boom(0.1, steps=5, objective="ce")
+    boom.name = "pgd"
+    again = evaluate(run, [boom], n=120, progress=False)
+    assert again["robust_accuracy"].item() == df.iloc[1]["robust_accuracy"]
+
+
+def test_killed_evaluation_resumes(digits_runs, tmp_path):
+    run = digits_runs["sce"]
+    calls = []
+
+    class Flaky(PGD):
+        def perturb(self, model, x, y, target, gen):
+            calls.append(len(y))
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return super().perturb(model, x, y, target, gen)
+
+    attack = Flaky(0.1, steps=3)
+    attack.name = "pgd"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(run, attack, n=300, batch_size=100, store_dir=tmp_path, progress=False)
+    partial = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert partial["done"] == 100 and not partial["complete"]
+    df = evaluate(run, attack, n=300, batch_size=100, store_dir=tmp_path, progress=False)
+    assert len(calls) == 4  # 1 batch, the interrupted one, then the 2 left
+    fresh = evaluate(run, PGD(0.1, steps=3), n=300, batch_size=100, store=False, progress=False)
+    assert df["robust_accuracy"].item() == fresh["robust_accuracy"].item()
+
+
+def test_worst_case_cascade(digits_runs):
+    run = digits_runs["mmc"]
+    df = worst_case(run, [PGD(0.1, steps=5, objective="ce"), PGD(0.1, steps=5, objective="adaptive")],
+                    n=100, progress=False)
+    assert list(df["stage"]) == ["pgd", "pgd"]
+    assert df["robust_accuracy"].is_monotonic_decreasing
+
+
+def test_cli_evaluate(digits_runs):
+    run = digits_runs["mmc"]
+    r = subprocess.run([sys.executable, "-m", "rethinkmmc", "evaluate", "--run", str(run.path),
+                        "--attack", "pgd", "--eps", "8/255", "--steps", "5", "--objective",
+                        "adaptive", "--n", "50", "--no-progress"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["eps_label"] == "8/255" and out["n"] == 50
+    assert 0 <= out["robust_accuracy"] <= out["clean_accuracy"] <= 1
+    for args, needle in [(["--eps", "-1"], "eps"), (["--attack", "nope"], "attack"),
+                         (["--objective", "zzz"], "objective"), (["--n", "0"], "n")]:
+        base = ["evaluate", "--run", str(run.path), "--attack", "pgd", "--eps", "0.1"]
+        r = subprocess.run([sys.executable, "-m", "rethinkmmc", *base, *args],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert needle in r.stderr
