@@ -4,10 +4,13 @@ from __future__ import annotations
 import inspect
 
 from .base import Attack
+from .apgd import APGD, APGDT
 from .corruptions import GaussianNoise, Rotation
 from .linf import BIM, FGSM, MIM, PGD
+from .square import Square
 
-ATTACKS: dict[str, type[Attack]] = {c.name: c for c in (FGSM, BIM, PGD, MIM, GaussianNoise, Rotation)}
+ATTACKS: dict[str, type[Attack]] = {c.name: c for c in (FGSM, BIM, PGD, MIM, APGD, APGDT, Square,
+                                                         GaussianNoise, Rotation)}
 
 
 def register(cls: type[Attack]) -> type[Attack]:
