@@ -6,28 +6,12 @@ The trained models come from conftest's session fixture ``digits_runs`` (smoke S
 import pytest
 import torch
 
-from rethinkmmc import mm_centers
 from rethinkmmc.attacks.apgd import APGD, APGDT, apgd_checkpoints
 from rethinkmmc.attacks.linf import PGD
 from rethinkmmc.attacks.square import Square, square_p
-from rethinkmmc.losses import make_head
-from rethinkmmc.models import Classifier, SmallCNN
-
-
-def _random_model(head_kind, seed=0):
-    torch.manual_seed(seed)
-    head = make_head(head_kind, 16, 10, mm_centers(10, 16) if head_kind == "mmc" else None)
-    return Classifier(SmallCNN(1, feat_dim=16, width=8), head)
-
-
-def _random_inputs(n=16, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 1, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g)
-
-
-def _acc(model, x, y):
-    with torch.no_grad():
-        return (model(x).argmax(1) == y).float().mean().item()
+from attack_util import acc as _acc
+from attack_util import random_inputs as _random_inputs
+from attack_util import random_model as _random_model
 
 
 @pytest.fixture

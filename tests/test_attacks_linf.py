@@ -1,22 +1,10 @@
 import pytest
 import torch
-import torch.nn as nn
 
-from rethinkmmc import mm_centers
 from rethinkmmc.attacks import BIM, FGSM, MIM, PGD, make_attack
-from rethinkmmc.losses import make_head
-from rethinkmmc.models import Classifier, SmallCNN
-
-
-def _random_model(head_kind, seed=0):
-    torch.manual_seed(seed)
-    head = make_head(head_kind, 16, 10, mm_centers(10, 16) if head_kind == "mmc" else None)
-    return Classifier(SmallCNN(1, feat_dim=16, width=8), head)
-
-
-def _inputs(n=24, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 1, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g)
+from attack_util import acc as _acc
+from attack_util import random_inputs as _inputs
+from attack_util import random_model as _random_model
 
 
 ATTACKS = [
@@ -85,10 +73,6 @@ def test_make_attack_names_bad_arguments():
 
 
 # ---- on trained models (smoke digits; 8x8 images, so epsilons are large) ------------------
-
-def _acc(model, x, y):
-    with torch.no_grad():
-        return (model(x).argmax(1) == y).float().mean().item()
 
 
 def test_targeted_attack_reaches_target_on_undefended_model(digits_runs):
