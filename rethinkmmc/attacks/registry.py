@@ -6,11 +6,13 @@ import inspect
 from .base import Attack
 from .apgd import APGD, APGDT
 from .corruptions import GaussianNoise, Rotation
+from .l2 import CW, EAD
 from .linf import BIM, FGSM, MIM, PGD
+from .spsa import SPSA
 from .square import Square
 
 ATTACKS: dict[str, type[Attack]] = {c.name: c for c in (FGSM, BIM, PGD, MIM, APGD, APGDT, Square,
-                                                         GaussianNoise, Rotation)}
+                                                         CW, EAD, SPSA, GaussianNoise, Rotation)}
 
 
 def register(cls: type[Attack]) -> type[Attack]:
