@@ -224,10 +224,14 @@ def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str |
     out = run_dir(cfg, runs_dir)
     if (out / "metrics.json").exists():
         return Run(out)
+    threads = torch.get_num_threads()
     with run_lock(out):
         if (out / "metrics.json").exists():  # another process finished it while we waited
             return Run(out)
-        _train_locked(cfg, out, data_root, device, progress, on_epoch_end)
+        try:
+            _train_locked(cfg, out, data_root, device, progress, on_epoch_end)
+        finally:
+            torch.set_num_threads(threads)  # a profile's fixed thread count is for training only
     return Run(out)
 
 
