@@ -12,34 +12,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import rethinkmmc
 from rethinkmmc.attacks.l2 import CW, EAD, l2_stats
 from rethinkmmc.attacks.spsa import SPSA
-from rethinkmmc.profiles import THREADS
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The CPU is shared with training jobs: intra-op threads then oversubscribe it (a 100-image
-    # forward+backward measured 20 ms on one thread, 600 ms on two under load). Training the
-    # smoke models sets 2 threads (profiles.THREADS) and leaves them set, so that is pinned too.
-    old = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(THREADS, "smoke", 1)
-        torch.set_num_threads(1)
-        yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    d = tmp_path_factory.mktemp("runs")
+def trained(digits_runs):
     out = {}
     for loss in ("mmc", "sce"):
-        run = rethinkmmc.train(rethinkmmc.train_config("smoke", "digits", loss), runs_dir=d,
-                               progress=False)
-        x, y = run.test_set()
-        out[loss] = (run.model, x, y)
+        x, y = digits_runs[loss].test_set()
+        out[loss] = (digits_runs[loss].model, x, y)
     return out
 
 
