@@ -10,6 +10,7 @@ from rethinkmmc.attacks.apgd import APGD, APGDT, apgd_checkpoints
 from rethinkmmc.attacks.linf import PGD
 from rethinkmmc.attacks.square import Square, square_p
 from attack_util import acc as _acc
+from attack_util import check_invariants
 from attack_util import random_inputs as _random_inputs
 from attack_util import random_model as _random_model
 
@@ -49,20 +50,7 @@ def test_invariants(make, source, train_mode, trained):
         model, x, y = trained(head, 24)
     else:
         model, (x, y) = _random_model(head), _random_inputs()
-    model.train(train_mode)
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    x_copy = x.clone()
-    attack = make(0.2, seed=3)
-    x_adv = attack(model, x, y)
-    assert torch.equal(x, x_copy)                                    # input untouched
-    assert (x_adv - x).abs().max().item() <= attack.eps + 1e-6       # within eps
-    assert x_adv.min().item() >= 0 and x_adv.max().item() <= 1       # inside [0, 1]
-    assert model.training is train_mode                              # mode restored
-    for k, v in model.state_dict().items():                          # BN statistics untouched
-        assert torch.equal(v, state[k]), k
-    assert all(p.grad is None for p in model.parameters())           # no parameter gradients
-    assert not x_adv.requires_grad
-    assert torch.equal(attack(model, x, y), x_adv)                   # same seed, same output
+    check_invariants(make(0.2, seed=3), model, x, y, train_mode)
 
 
 @pytest.mark.parametrize("make", [ATTACKS["apgd_ce"], ATTACKS["apgd_t"], ATTACKS["square"]],

@@ -3,6 +3,7 @@ import torch
 
 from rethinkmmc.attacks import BIM, FGSM, MIM, PGD, make_attack
 from attack_util import acc as _acc
+from attack_util import check_invariants
 from attack_util import random_inputs as _inputs
 from attack_util import random_model as _random_model
 
@@ -22,22 +23,9 @@ ATTACKS = [
 @pytest.mark.parametrize("targeted", [False, True])
 @pytest.mark.parametrize("train_mode", [False, True])
 def test_linf_invariants(make, head, objective, targeted, train_mode):
-    model = _random_model(head)
-    model.train(train_mode)
-    bn_before = {k: v.clone() for k, v in model.state_dict().items()}
     x, y = _inputs()
-    x_copy = x.clone()
     attack = make(objective=objective, targeted=targeted, seed=3)
-    x_adv = attack(model, x, y)
-    assert torch.equal(x, x_copy)                                   # input untouched
-    assert (x_adv - x).abs().max().item() <= attack.eps + 1e-6      # within eps
-    assert x_adv.min().item() >= 0 and x_adv.max().item() <= 1      # inside [0, 1]
-    assert model.training is train_mode                             # mode restored
-    for k, v in model.state_dict().items():                         # BN statistics untouched
-        assert torch.equal(v, bn_before[k]), k
-    assert all(p.grad is None for p in model.parameters())          # no parameter gradients
-    assert torch.equal(attack(model, x, y), x_adv)                  # same seed, same output
-    assert not x_adv.requires_grad
+    check_invariants(attack, _random_model(head), x, y, train_mode)
 
 
 def test_seed_changes_random_start():
