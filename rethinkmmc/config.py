@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .checkargs import int_at_least as _int_at_least
+from .checkargs import positive as _positive
 from .losses import LOSSES
 from .centers import CENTER_KINDS
 
@@ -137,13 +139,3 @@ class TrainConfig:
 def _one_of(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"{name}: unknown {value!r} (allowed: {', '.join(allowed)})")
-
-
-def _int_at_least(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
-
-
-def _positive(name, value):
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: must be a finite number > 0, got {value!r}")

@@ -30,11 +30,11 @@ slightly on its batch (``abort_early=False`` makes examples independent).
 """
 from __future__ import annotations
 
-import math
-from typing import Any
 
 import torch
 
+from ..checkargs import int_at_least as _int_at_least
+from ..checkargs import positive as _positive
 from .base import Attack
 from .objectives import _other_max, _pick
 
@@ -45,21 +45,6 @@ _NO_UPPER = 1e10
 
 
 # -- argument checks (each error names its field) ---------------------------------------------
-def _int_at_least(field: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{field}: must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _positive(field: str, value: Any, allow_zero: bool = False) -> float:
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and math.isfinite(value) and (value >= 0 if allow_zero else value > 0))
-    if not ok:
-        raise ValueError(f"{field}: must be a finite number {'>=' if allow_zero else '>'} 0, "
-                         f"got {value!r}")
-    return float(value)
-
-
 def _no_eps(kw: dict, name: str) -> None:
     # A minimum-distance attack has no budget; accepting eps silently would suggest one.
     eps = kw.pop("eps", 0.0)
