@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-__all__ = ["mm_centers", "unit_mm_centers", "max_min_angle_centers", "random_centers",
+__all__ = ["mm_centers", "unit_mm_centers", "max_min_angle_centers", "random_centers", "geometry",
+           "geometry_table",
            "hierarchical_centers", "CENTER_KINDS"]
 
 CENTER_KINDS = ("mm", "random", "hierarchical")
@@ -35,15 +36,19 @@ def _check(num_classes: int, dim: int, c_mm: float) -> None:
                          f"got num_classes={num_classes}")
 
 
-def unit_mm_centers(num_classes: int) -> np.ndarray:
+def unit_mm_centers(num_classes: int, diagonal: str = "squared") -> np.ndarray:
     """The unit Max-Mahalanobis centers as an (L, L) float64 array, row k = mu_{k+1}.
 
     Exactly the recursion of the original code (kernel_paras/craft_MMcenters.m of
     P2333/Max-Mahalanobis-Training): mu_1 = e_1; for k >= 2 and j < k,
     mu_k[j] = -(1/(L-1) + <mu_k, mu_j>) / mu_j[j], then mu_k[k] = sqrt(|1 - ||mu_k||^2|).
     The diagonal takes the *squared* norm; a public Python port uses the unsquared norm, which
-    breaks unit norm and the equal angles from the third center on.
+    breaks unit norm and the equal angles from the third center on; ``diagonal="unsquared"``
+    reproduces that port (kaiyon07/rp2020_rethinking_softmax, center_gen_python), to show what
+    its centers look like, never to train with.
     """
+    if diagonal not in ("squared", "unsquared"):
+        raise ValueError(f"diagonal: unknown {diagonal!r} (allowed: squared, unsquared)")
     L = int(num_classes)
     mu = np.zeros((L, L), dtype=np.float64)
     mu[0, 0] = 1.0
@@ -51,7 +56,8 @@ def unit_mm_centers(num_classes: int) -> np.ndarray:
         for j in range(k):
             # mu[k] has only coordinates < j filled here, which is all mu[j] shares with it.
             mu[k, j] = -(1.0 / (L - 1) + mu[k] @ mu[j]) / mu[j, j]
-        mu[k, k] = math.sqrt(abs(1.0 - mu[k] @ mu[k]))
+        sq = mu[k] @ mu[k]
+        mu[k, k] = math.sqrt(abs(1.0 - (sq if diagonal == "squared" else math.sqrt(sq))))
     return mu
 
 
@@ -174,3 +180,34 @@ def hierarchical_centers(superclass_of: Sequence[int], dim: int, c1: float = 10.
         if len(members) >= 2:
             out[members] += mm_centers(len(members), dim, c2, dtype=torch.float64)
     return out.to(dtype)
+
+
+def geometry(centers: torch.Tensor) -> dict:
+    """How close `centers` (L, d) are to Max-Mahalanobis centers, in float64.
+
+    With c^2 the mean squared norm: ``norm_error`` = max |‖mu_i‖^2 - c^2| / c^2,
+    ``inner_error`` = max over i != j of |<mu_i, mu_j> + c^2/(L-1)| / c^2 (both 0 for MM
+    centers), ``min_angle_deg`` (arccos(-1/(L-1)) for MM centers, the largest possible),
+    ``min_distance``.
+    """
+    mu = torch.as_tensor(centers, dtype=torch.float64)
+    L, d = mu.shape
+    gram = mu @ mu.T
+    sq = gram.diagonal()
+    c2 = sq.mean()
+    off = ~torch.eye(L, dtype=torch.bool)
+    cos = gram / (sq.sqrt()[:, None] * sq.sqrt()[None, :])
+    dist = torch.cdist(mu, mu)[off]
+    return {"L": L, "d": d, "c_mm": float(c2.sqrt()),
+            "norm_error": float(((sq - c2).abs() / c2).max()),
+            "inner_error": float(((gram[off] + c2 / (L - 1)).abs() / c2).max()),
+            "min_angle_deg": float(torch.rad2deg(torch.arccos(cos[off].clamp(-1, 1).max()))),
+            "min_distance": float(dist.min())}
+
+
+def geometry_table(centers: dict) -> "pd.DataFrame":
+    """:func:`geometry` of each named set of centers, one row per name."""
+    import pandas as pd  # noqa: PLC0415
+
+    return pd.DataFrame({name: geometry(mu) for name, mu in centers.items()}).T.astype(
+        {"L": int, "d": int})
