@@ -1,4 +1,4 @@
-"""Command line: ``rethinkmmc train | evaluate | data check``.
+"""Command line: ``rethinkmmc train | evaluate | report | data check``.
 
 Bad input ends with exit status 2 and one line on stderr, never a traceback. Progress goes to
 stderr; the results go to stdout, each run as one JSON line, last.
@@ -89,6 +89,19 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--runs-dir")
     e.add_argument("--no-progress", action="store_true")
 
+    r = sub.add_parser("report", help="execute the claim notebooks into reports/<profile>/")
+    r.add_argument("--profile", default="smoke", choices=profile_names())
+    r.add_argument("--only", nargs="+", help="notebooks whose name contains one of these")
+    r.add_argument("--out", help="output folder (default: reports/<profile>)")
+    r.add_argument("--figures", help="figure folder (default: figures/<profile>)")
+    r.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"),
+                   help="a notebook parameter; VALUE is read as JSON, else as a string")
+    r.add_argument("--no-html", action="store_true")
+    r.add_argument("--prepare", action="store_true",
+                   help="train every run of the profile first (resumable), then render")
+    r.add_argument("--no-progress", action="store_true")
+
     d = sub.add_parser("data", help="datasets under the data root")
     d.add_argument("action", choices=("check",))
     d.add_argument("--data-root")
@@ -175,6 +188,42 @@ def _data(args) -> int:
     return 0
 
 
+def _param_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _report(args) -> int:
+    from .report import render
+
+    params = {name: _param_value(value) for name, value in args.param}
+    if "profile" in params or "figures_dir" in params:
+        raise UsageError("-p profile / figures_dir: use --profile / --figures")
+    if args.prepare:
+        from .experiments import plan
+        from .train import train
+
+        overrides = params.get("overrides") or {}
+        for seed in params.get("seeds") or [0]:
+            for cfg in plan(args.profile, seed=seed, **overrides):
+                run = train(cfg, runs_dir=params.get("runs_dir"), data_root=params.get("data_root"),
+                            progress=not args.no_progress)
+                print(f"prepared {run.key}: test accuracy {run.metrics.get('test_accuracy')}",
+                      file=sys.stderr)
+    results = render(args.profile, only=args.only, out=args.out, figures=args.figures,
+                     parameters=params, html=not args.no_html,
+                     log=lambda m: print(m, file=sys.stderr), progress=not args.no_progress)
+    failed = [k for k, v in results.items() if not v.startswith("ok")]
+    print(json.dumps({"profile": args.profile, "results": results, "failed": failed}))
+    if failed:
+        print(f"rethinkmmc: error: {len(failed)} notebook(s) failed: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
@@ -182,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "report":
+            return _report(args)
         return _data(args)
     except UsageError as e:
         print(f"rethinkmmc: error: {e}", file=sys.stderr)

@@ -1,0 +1,227 @@
+"""What every claim notebook does besides its experiment: check its papermill parameters,
+state where its numbers come from, show and export figures, store its verdicts.
+
+A notebook's first cell (tagged ``parameters``) assigns the parameters; its second calls
+``ctx = nb.start("02_whitebox", globals())``. papermill only warns about a parameter the
+notebook does not declare; :func:`start` fails, naming it, and checks every value.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import types
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from . import data as D
+from .experiments import configs, settings
+from .profiles import PROFILES, THREADS
+from .runs import atomic_write_json, default_runs_dir
+
+__all__ = ["COMMON", "ParameterError", "Context", "start", "load_verdicts", "show_table"]
+
+# The parameters every notebook takes, with their defaults (the smoke profile).
+COMMON: dict[str, Any] = dict(profile="smoke", data_root=None, runs_dir=None, seeds=[0],
+                              overrides={}, figures_dir=None)
+_LITERALS = (str, int, float, bool, list, dict, tuple, type(None))
+_IPYTHON = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+class ParameterError(ValueError):
+    """A notebook parameter with an unknown name or a bad value."""
+
+
+def _user_names(ns: dict) -> dict[str, Any]:
+    """The names a parameters cell (or papermill's injected cell) can have assigned: plain
+    values, not modules, functions, IPython's own names or private ones."""
+    return {k: v for k, v in ns.items()
+            if not k.startswith("_") and k not in _IPYTHON
+            and not isinstance(v, types.ModuleType) and isinstance(v, _LITERALS)}
+
+
+def _check(name: str, value: Any, default: Any, nb: str) -> Any:
+    if name == "profile":
+        if value not in PROFILES:
+            raise ParameterError(f"{nb}: parameter profile={value!r} is not a profile "
+                                 f"(allowed: {', '.join(PROFILES)})")
+    elif name == "seeds":
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if (not isinstance(value, (list, tuple)) or not value
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                           for s in value)):
+            raise ParameterError(f"{nb}: parameter seeds={value!r} must be a non-empty list of "
+                                 "integers >= 0")
+        value = [int(s) for s in value]
+    elif name == "overrides":
+        if not isinstance(value, dict):
+            raise ParameterError(f"{nb}: parameter overrides={value!r} must be a dict of "
+                                 "TrainConfig fields")
+    elif name in ("data_root", "runs_dir", "figures_dir"):
+        if value is not None and not isinstance(value, str):
+            raise ParameterError(f"{nb}: parameter {name}={value!r} must be a path (str) or None")
+        if name == "data_root" and value is not None and not Path(value).is_dir():
+            raise ParameterError(f"{nb}: parameter data_root={value!r} is not a directory")
+    elif default is not None:
+        kind = (int, float) if isinstance(default, float) else type(default)
+        if isinstance(value, bool) and not isinstance(default, bool):
+            kind = ()
+        if not isinstance(value, kind):
+            raise ParameterError(f"{nb}: parameter {name}={value!r} must be of type "
+                                 f"{type(default).__name__} like its default {default!r}")
+    return value
+
+
+@dataclass
+class Context:
+    """A notebook's checked parameters and what it needs from them."""
+
+    name: str
+    params: dict[str, Any]
+    started: float = field(default_factory=time.perf_counter)
+    started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    figures: list[str] = field(default_factory=list)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.__dict__["params"][key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The profile's evaluation settings (experiments.SETTINGS), with `n` and other
+        notebook parameters of the same name on top."""
+        s = settings(self.profile)
+        s.update({k: v for k, v in self.params.items() if k in s and v is not None})
+        return s
+
+    @property
+    def seed(self) -> int:
+        return self.seeds[0]
+
+    @property
+    def progress(self) -> bool:
+        # Smoke runs are what nbval re-executes: keep progress bars out of their outputs.
+        return self.profile != "smoke"
+
+    def configs(self, group: str, seed: int | None = None):
+        return configs(self.profile, group, seed=self.seed if seed is None else seed,
+                       **self.overrides)
+
+    def runs(self, group: str, seed: int | None = None) -> dict:
+        """Display name -> Run of an experiments group, trained where runs/ lacks it."""
+        from .train import train  # noqa: PLC0415
+
+        return {name: train(cfg, runs_dir=self.runs_dir, data_root=self.data_root,
+                            progress=self.progress)
+                for name, cfg in self.configs(group, seed).items()}
+
+    def provenance(self, datasets: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+        """Profile, data (and how it differs from the official files), seeds, hardware,
+        package and torch versions, start time."""
+        import torch  # noqa: PLC0415
+
+        rows = [("notebook", self.name), ("profile", self.profile),
+                ("seeds", ", ".join(map(str, self.seeds))),
+                ("overrides", json.dumps(self.overrides) if self.overrides else "none")]
+        for d in datasets:
+            rows.append((f"data: {d}", D.DATASETS[d].notes))
+        rows += [("data root", str(D.data_root(self.data_root))),
+                 ("runs", str(self.runs_dir or default_runs_dir())),
+                 ("hardware", _hardware()), ("threads", str(torch.get_num_threads())),
+                 ("rethinkmmc", __version__), ("torch", torch.__version__),
+                 ("python", platform.python_version()), ("started", self.started_at)]
+        return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
+
+    def show(self, fig, name: str):
+        """Return `fig` for inline display; with figures_dir set, also save it there as PNG and
+        SVG named `<notebook>-<name>`."""
+        if self.figures_dir:
+            out = Path(self.figures_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            stem = f"{self.name}-{name}"
+            for ext in ("png", "svg"):
+                fig.savefig(out / f"{stem}.{ext}", dpi=100, bbox_inches="tight",
+                            metadata={"Date": None} if ext == "svg" else None)
+            self.figures.append(stem)
+        return fig
+
+    def verdict_dir(self) -> Path:
+        return Path(self.runs_dir or default_runs_dir()) / self.profile / "verdicts"
+
+    def save_verdicts(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Store the verdict table (with provenance) for the index notebook; return it."""
+        rec = {"notebook": self.name, "profile": self.profile, "seeds": self.seeds,
+               "overrides": self.overrides, "hardware": _hardware(), "version": __version__,
+               "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+               "seconds": round(self.elapsed(), 1), "rows": table.to_dict(orient="records")}
+        atomic_write_json(self.verdict_dir() / f"{self.name}.json", rec)
+        return table
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def finish(self) -> str:
+        return f"{self.name}: {self.elapsed():.1f} s on {_hardware()} (profile {self.profile})"
+
+
+def _hardware() -> str:
+    import torch  # noqa: PLC0415
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{platform.machine()} CPU ({os.cpu_count()} cores)"
+
+
+def start(name: str, ns: dict, **extra: Any) -> Context:
+    """Check the parameters assigned in namespace `ns` (the notebook's globals()) against
+    COMMON plus this notebook's `extra` parameters (name=default) and return the Context.
+
+    Raises ParameterError naming any unknown parameter or bad value.
+    """
+    allowed = {**COMMON, **extra}
+    given = _user_names(ns)
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ParameterError(f"{name}: unknown parameter(s) {', '.join(unknown)} "
+                             f"(allowed: {', '.join(sorted(allowed))})")
+    params = {k: _check(k, given.get(k, v), v, name) for k, v in allowed.items()}
+    try:  # a bad override is a bad parameter: say so before any training
+        configs(params["profile"], "standard", **params["overrides"])
+    except (TypeError, ValueError) as e:
+        raise ParameterError(f"{name}: parameter overrides: {e}") from None
+    threads = THREADS.get(params["profile"])
+    if threads:
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(threads)
+    import matplotlib  # noqa: PLC0415
+
+    # tqdm.auto warns (with a file path, which differs between checkouts) when ipywidgets is
+    # missing; the text bar it falls back to is fine.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+
+    matplotlib.rcParams["svg.hashsalt"] = "rethinkmmc"  # stable SVG ids across renders
+    pd.set_option("display.max_colwidth", 120)
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 30)
+    return Context(name=name, params=params)
+
+
+def load_verdicts(profile: str, runs_dir: str | None = None) -> list[dict]:
+    """The verdict records stored by the notebooks of `profile`, by notebook name."""
+    folder = Path(runs_dir or default_runs_dir()) / profile / "verdicts"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def show_table(df: pd.DataFrame, digits: int = 3):
+    """A DataFrame rounded for display: stored outputs must repeat on re-execution."""
+    return df.round(digits)

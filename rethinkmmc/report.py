@@ -1,0 +1,110 @@
+"""`rethinkmmc report`: execute the claim notebooks with papermill into reports/<profile>/
+(ipynb and HTML), exporting every figure as PNG and SVG into figures/<profile>/.
+
+A failing notebook does not stop the others: it is named at the end and the call fails.
+Parameters are checked against each notebook's parameters cell before anything runs.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .profiles import PROFILES
+
+__all__ = ["ReportError", "notebooks_dir", "notebook_paths", "notebook_parameters", "render",
+           "to_html"]
+
+
+class ReportError(ValueError):
+    """Bad report arguments: an unknown notebook, profile or parameter."""
+
+
+def notebooks_dir() -> Path:
+    """The checkout's notebooks/ folder (the package is used from a checkout)."""
+    d = Path(__file__).resolve().parents[1] / "notebooks"
+    if not d.is_dir():
+        raise ReportError(f"notebooks: no notebooks/ folder at {d} (install from a checkout)")
+    return d
+
+
+def notebook_paths(only: Sequence[str] | None = None, folder: Path | None = None) -> list[Path]:
+    """The notebooks in run order (by their number; 99 index last), or those whose name
+    contains one of `only` (e.g. '02' or 'whitebox')."""
+    paths = sorted((folder or notebooks_dir()).glob("[0-9][0-9]_*.ipynb"))
+    if not only:
+        return paths
+    picked = [p for p in paths if any(o in p.stem for o in only)]
+    missing = [o for o in only if not any(o in p.stem for p in paths)]
+    if missing:
+        raise ReportError(f"only: no notebook matches {', '.join(missing)} (allowed: "
+                          + ", ".join(p.stem for p in paths) + ")")
+    return picked
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """The parameters a notebook declares in its parameters cell, with their defaults."""
+    import papermill  # noqa: PLC0415
+
+    return {k: v["default"] for k, v in papermill.inspect_notebook(str(path)).items()}
+
+
+def to_html(ipynb: Path) -> Path:
+    """An HTML rendering of an executed notebook beside it (no input prompts)."""
+    import nbconvert  # noqa: PLC0415
+    import nbformat  # noqa: PLC0415
+
+    exporter = nbconvert.HTMLExporter()
+    exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4))
+    out = ipynb.with_suffix(".html")
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def render(profile: str = "smoke", only: Sequence[str] | None = None,
+           out: str | Path | None = None, figures: str | Path | None = None,
+           parameters: dict[str, Any] | None = None, html: bool = True,
+           log: Callable[[str], None] = print, progress: bool = True) -> dict[str, str]:
+    """Execute the notebooks at `profile` into `out` (default reports/<profile>); returns
+    notebook name -> "ok (N s)" or the error line. Raises ReportError for bad arguments,
+    before anything runs."""
+    import papermill  # noqa: PLC0415
+
+    if profile not in PROFILES:
+        raise ReportError(f"profile: unknown {profile!r} (allowed: {', '.join(PROFILES)})")
+    root = notebooks_dir().parent
+    out = Path(out) if out else root / "reports" / profile
+    figures = Path(figures) if figures else root / "figures" / profile
+    paths = notebook_paths(only)
+    params = dict(parameters or {})
+    for p in paths:
+        declared = notebook_parameters(p)
+        unknown = sorted(set(params) - set(declared))
+        if unknown:
+            raise ReportError(f"parameter: {', '.join(unknown)} is not a parameter of {p.stem} "
+                              f"(allowed: {', '.join(sorted(declared))})")
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, str] = {}
+    total = time.perf_counter()
+    for i, p in enumerate(paths, start=1):
+        log(f"[{i}/{len(paths)}] {p.stem} ({profile})")
+        target = out / p.name
+        t0 = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(p), str(target), parameters={**params, "profile": profile,
+                                                 "figures_dir": str(figures)},
+                progress_bar=progress, cwd=str(p.parent), kernel_name="python3")
+            if html:
+                to_html(target)
+            results[p.stem] = f"ok ({time.perf_counter() - t0:.0f} s)"
+        except Exception as e:  # noqa: BLE001  (go on past a failing notebook, name it later)
+            line = str(e).strip().splitlines()
+            msg = next((ln for ln in reversed(line) if ln.strip()), type(e).__name__)
+            results[p.stem] = f"FAILED: {msg[:300]}"
+        log(f"    {results[p.stem]}")
+    log(f"{len(paths)} notebooks in {time.perf_counter() - total:.0f} s -> {out}")
+    return results
