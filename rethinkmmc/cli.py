@@ -98,6 +98,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    metavar=("NAME", "VALUE"),
                    help="a notebook parameter; VALUE is read as JSON, else as a string")
     r.add_argument("--no-html", action="store_true")
+    r.add_argument("--no-figures", action="store_true", help="export no figures")
     r.add_argument("--prepare", action="store_true",
                    help="train every run of the profile first (resumable), then render")
     r.add_argument("--no-progress", action="store_true")
@@ -212,7 +213,8 @@ def _report(args) -> int:
                             progress=not args.no_progress)
                 print(f"prepared {run.key}: test accuracy {run.metrics.get('test_accuracy')}",
                       file=sys.stderr)
-    results = render(args.profile, only=args.only, out=args.out, figures=args.figures,
+    figures = False if args.no_figures else args.figures
+    results = render(args.profile, only=args.only, out=args.out, figures=figures,
                      parameters=params, html=not args.no_html,
                      log=lambda m: print(m, file=sys.stderr), progress=not args.no_progress)
     failed = [k for k, v in results.items() if not v.startswith("ok")]

@@ -6,6 +6,7 @@ Parameters are checked against each notebook's parameters cell before anything r
 """
 from __future__ import annotations
 
+import ast
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -49,6 +50,13 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     return {k: v["default"] for k, v in papermill.inspect_notebook(str(path)).items()}
 
 
+def _literal(text: str | None):
+    try:
+        return ast.literal_eval(text) if text is not None else None
+    except (ValueError, SyntaxError):
+        return text
+
+
 def to_html(ipynb: Path) -> Path:
     """An HTML rendering of an executed notebook beside it (no input prompts)."""
     import nbconvert  # noqa: PLC0415
@@ -70,18 +78,22 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
            log: Callable[[str], None] = print, progress: bool = True) -> dict[str, str]:
     """Execute the notebooks at `profile` into `out` (default reports/<profile>); returns
     notebook name -> "ok (N s)" or the error line. Raises ReportError for bad arguments,
-    before anything runs."""
+    before anything runs. ``figures=False`` exports no figures; the profile is injected only
+    where it differs from a notebook's default (so notebooks/ re-executed at its smoke
+    defaults gets no injected cell)."""
     import papermill  # noqa: PLC0415
 
     if profile not in PROFILES:
         raise ReportError(f"profile: unknown {profile!r} (allowed: {', '.join(PROFILES)})")
     root = notebooks_dir().parent
     out = Path(out) if out else root / "reports" / profile
-    figures = Path(figures) if figures else root / "figures" / profile
+    if figures is not False:
+        figures = Path(figures) if figures else root / "figures" / profile
     paths = notebook_paths(only)
     params = dict(parameters or {})
+    declared_by = {}
     for p in paths:
-        declared = notebook_parameters(p)
+        declared = declared_by[p] = notebook_parameters(p)
         unknown = sorted(set(params) - set(declared))
         if unknown:
             raise ReportError(f"parameter: {', '.join(unknown)} is not a parameter of {p.stem} "
@@ -93,10 +105,14 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
         log(f"[{i}/{len(paths)}] {p.stem} ({profile})")
         target = out / p.name
         t0 = time.perf_counter()
+        inject = dict(params)
+        if _literal(declared_by[p].get("profile")) != profile:
+            inject["profile"] = profile
+        if figures is not False:
+            inject["figures_dir"] = str(figures)
         try:
             papermill.execute_notebook(
-                str(p), str(target), parameters={**params, "profile": profile,
-                                                 "figures_dir": str(figures)},
+                str(p), str(target), parameters=inject,
                 progress_bar=progress, cwd=str(p.parent), kernel_name="python3")
             if html:
                 to_html(target)

@@ -55,6 +55,23 @@ def test_unsquared_norm_port_would_fail():
         mu[k, k] = math.sqrt(abs(1 - mu[k].norm()))
     with pytest.raises(AssertionError):
         _check_simplex(mu * 10, 10.0)
+    # the option that reproduces that port (for notebook 01) gives exactly these centers
+    assert torch.allclose(torch.as_tensor(unit_mm_centers(L, "unsquared")), mu, atol=1e-12)
+    with pytest.raises(ValueError, match="diagonal: unknown 'cubed'"):
+        unit_mm_centers(L, "cubed")
+
+
+def test_geometry_measures_distance_from_mm_centers():
+    from rethinkmmc.centers import geometry, geometry_table
+
+    g = geometry(mm_centers(10, 256, 10.0, dtype=torch.float64))
+    assert g["norm_error"] < 1e-12 and g["inner_error"] < 1e-12
+    assert g["min_angle_deg"] == pytest.approx(math.degrees(math.acos(-1 / 9)), abs=1e-9)
+    assert g["min_distance"] == pytest.approx(10 * math.sqrt(2 * 10 / 9), rel=1e-12)
+    bad = geometry(torch.as_tensor(unit_mm_centers(10, "unsquared")))
+    assert bad["norm_error"] > 0.1
+    t = geometry_table({"a": mm_centers(3, 2, 1.0), "b": mm_centers(4, 3, 2.0)})
+    assert list(t.index) == ["a", "b"] and list(t["L"]) == [3, 4]
 
 
 @pytest.mark.parametrize("L", [3, 4, 10])

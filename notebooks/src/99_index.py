@@ -1,0 +1,51 @@
+# %% [markdown]
+# # 99 · Index: every claim and its verdict
+#
+# The claims of Pang et al. (ICLR 2020) and of the 2020 reproduction report, with the verdict
+# each notebook computed from its data, read from the verdicts they stored (runs/<profile>/
+# verdicts/). This notebook runs last; it computes nothing new. A claim marked
+# *inconclusive at this profile* needs a larger profile (more data, epochs or points).
+#
+# Data caveats that apply to every number here: the offline MNIST training set is the first
+# 17,435 of the 60,000 official images; the offline CIFAR-10 went through JPEG (quality 75) once;
+# there is no CIFAR-100 on this machine; the smoke profile uses scikit-learn's 8x8 digits.
+
+# %% tags=["parameters"]
+profile = "smoke"
+data_root = None
+runs_dir = None
+seeds = [0]
+overrides = {}
+figures_dir = None
+
+# %%
+import pandas as pd
+
+from rethinkmmc import notebook as nb
+
+ctx = nb.start("99_index", globals())
+records = [r for r in nb.load_verdicts(ctx.profile, ctx.runs_dir) if r["notebook"] != "99_index"]
+
+# %% tags=["nbval-ignore-output"]
+pd.DataFrame([{"notebook": r["notebook"], "hardware": r["hardware"], "seconds": r["seconds"],
+               "finished": r["finished"], "seeds": r["seeds"]} for r in records])
+
+# %% [markdown]
+# ## Verdicts
+
+# %%
+index = pd.DataFrame([{"notebook": r["notebook"], **row} for r in records for row in r["rows"]])
+if index.empty:
+    print(f"no stored verdicts for profile {ctx.profile}: run the other notebooks first")
+else:
+    display(index[["notebook", "claim", "measure", "reference", "ours", "verdict"]])
+
+# %% [markdown]
+# ## Tally
+
+# %%
+if not index.empty:
+    display(index.groupby("verdict").size().rename("claims").to_frame())
+
+# %% tags=["nbval-ignore-output"]
+ctx.finish()

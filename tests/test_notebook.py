@@ -1,0 +1,162 @@
+"""The notebook machinery: parameter checks, verdict rules, the report runner's argument
+checks, and a real papermill run that fails on a wrong parameter."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rethinkmmc import experiments as E
+from rethinkmmc import notebook as nb
+from rethinkmmc import verdicts as V
+from rethinkmmc.report import ReportError, notebook_paths, render
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ns(**kw):
+    base = dict(nb.COMMON)
+    base.update(kw)
+    return base
+
+
+def test_start_accepts_defaults_and_extra_parameters(tmp_path):
+    ctx = nb.start("x", ns(n=200, runs_dir=str(tmp_path)), n=None)
+    assert ctx.profile == "smoke" and ctx.n == 200 and ctx.seed == 0
+    assert ctx.settings["dataset"] == "digits"
+
+
+@pytest.mark.parametrize("given, words", [
+    (dict(profil="quick"), ["unknown parameter", "profil", "allowed", "profile"]),
+    (dict(profile="fast"), ["profile='fast'", "smoke", "quick", "paper"]),
+    (dict(seeds=[0, -1]), ["seeds", "integers >= 0"]),
+    (dict(seeds="0"), ["seeds"]),
+    (dict(overrides={"epochz": 3}), ["overrides", "epochz"]),
+    (dict(overrides={"optimizer": "lbfgs"}), ["overrides", "optimizer"]),
+    (dict(data_root="/no/such/dir"), ["data_root", "not a directory"]),
+    (dict(n="many"), ["n='many'", "int"]),
+])
+def test_start_names_bad_parameters(given, words):
+    with pytest.raises(nb.ParameterError) as e:
+        nb.start("02_whitebox", ns(**given), n=100)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_start_ignores_modules_functions_and_private_names():
+    import math
+
+    ctx = nb.start("x", ns(math=math, f=lambda: 1, _hidden=3, In=[], Out={}))
+    assert "f" not in ctx.params and "math" not in ctx.params
+
+
+def test_save_and_load_verdicts(tmp_path):
+    ctx = nb.start("07_x", ns(runs_dir=str(tmp_path)))
+    t = V.verdict_table([V.Verdict("c", "m", "r", "o", V.HOLDS, "w")])
+    ctx.save_verdicts(t)
+    recs = nb.load_verdicts("smoke", str(tmp_path))
+    assert [r["notebook"] for r in recs] == ["07_x"]
+    assert recs[0]["rows"][0]["verdict"] == "holds" and recs[0]["profile"] == "smoke"
+
+
+@pytest.mark.parametrize("args, expected", [
+    ((0.5, 0.4, (0.45, 0.55)), V.HOLDS),
+    ((0.3, 0.4, (0.25, 0.35)), V.FAILS),
+    ((0.41, 0.4, (0.36, 0.46)), V.OPEN),
+    ((float("nan"), 0.4, None), V.OPEN),
+])
+def test_at_least(args, expected):
+    assert V.at_least(*args)[0] == expected
+
+
+def test_at_most_is_the_mirror():
+    assert V.at_most(0.01, 0.05, (0.0, 0.03))[0] == V.HOLDS
+    assert V.at_most(0.2, 0.05, (0.15, 0.25))[0] == V.FAILS
+    assert V.at_most(0.05, 0.05, (0.03, 0.08))[0] == V.OPEN
+
+
+def test_greater_and_improves():
+    assert V.greater(0.9, 0.5, (0.85, 0.93), (0.45, 0.55))[0] == V.HOLDS
+    assert V.greater(0.5, 0.9, (0.45, 0.55), (0.85, 0.93))[0] == V.FAILS
+    assert V.greater(0.6, 0.55, (0.5, 0.7), (0.45, 0.65))[0] == V.OPEN
+    # both at zero: even the best reading cannot gain 5 points -> the claim does not hold
+    assert V.improves(0.0, 0.0, (0.0, 0.008), (0.0, 0.008), min_gain=0.05)[0] == V.FAILS
+    assert V.improves(0.42, 0.03, (0.38, 0.47), (0.02, 0.05), min_gain=0.05)[0] == V.HOLDS
+    assert V.improves(0.08, 0.03, (0.05, 0.12), (0.01, 0.06), min_gain=0.05)[0] == V.OPEN
+
+
+def test_not_less_tolerance():
+    assert V.not_less(0.985, 0.99, names=("MMC", "SCE"), tolerance=0.01)[0] == V.HOLDS
+    assert V.not_less(0.90, 0.99, (0.88, 0.92), (0.98, 0.995), tolerance=0.01)[0] == V.FAILS
+    assert V.not_less(0.97, 0.99, (0.95, 0.985), (0.98, 0.995), tolerance=0.01)[0] == V.OPEN
+
+
+def test_verdict_rejects_hand_typed_outcomes():
+    with pytest.raises(ValueError, match="verdict: 'mostly holds'"):
+        V.Verdict("c", "m", "r", "o", "mostly holds", "w")
+    with pytest.raises(ValueError, match="rows"):
+        V.verdict_table([])
+
+
+def test_experiments_groups_and_plan():
+    with pytest.raises(ValueError, match="group: unknown 'nope'"):
+        E.configs("smoke", "nope")
+    with pytest.raises(ValueError, match="profile: unknown"):
+        E.configs("huge", "standard")
+    cmm = E.configs("quick", "cmm")
+    assert [c.c_mm for c in cmm.values()] == [1.0, 10.0, 50.0, 100.0]
+    keys = [c.key() for c in E.plan("quick")]
+    assert len(keys) == len(set(keys))
+    rob = E.configs("smoke", "robustness", seed=3)
+    assert all(c.seed == 3 for c in rob.values()) and rob["AT-MMC-10"].adv_train
+
+
+def test_report_argument_errors():
+    with pytest.raises(ReportError, match="profile: unknown 'huge'"):
+        render("huge")
+    with pytest.raises(ReportError, match="only: no notebook matches zzz"):
+        notebook_paths(["zzz"])
+    with pytest.raises(ReportError, match="parameter: bogus is not a parameter of 01_centers"):
+        render("smoke", only=["01"], parameters={"bogus": 1})
+
+
+def test_cli_report_bad_parameter_exits_2_one_line():
+    r = subprocess.run([sys.executable, "-m", "rethinkmmc", "report", "--only", "01",
+                        "-p", "seedz", "[1]"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "seedz" in lines[0] and "Traceback" not in r.stderr
+
+
+def test_papermill_run_with_a_wrong_parameter_fails_naming_it(tmp_path):
+    """Bypass the runner's own check: the notebook itself refuses the parameter."""
+    import papermill
+
+    src = ROOT / "notebooks" / "01_centers.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as e:
+        papermill.execute_notebook(str(src), str(tmp_path / "out.ipynb"),
+                                   parameters={"sedes": [1]}, progress_bar=False,
+                                   kernel_name="python3", cwd=str(src.parent))
+    assert "ParameterError" in str(e.value) and "sedes" in str(e.value)
+    with pytest.raises(papermill.PapermillExecutionError) as e:
+        papermill.execute_notebook(str(src), str(tmp_path / "out.ipynb"),
+                                   parameters={"profile": "tiny"}, progress_bar=False,
+                                   kernel_name="python3", cwd=str(src.parent))
+    assert "profile='tiny'" in str(e.value)
+
+
+def test_committed_notebooks_match_their_sources():
+    """notebooks/NN.ipynb must be built from notebooks/src/NN.py (code and markdown)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_notebooks import build
+    finally:
+        sys.path.pop(0)
+    for src in sorted((ROOT / "notebooks" / "src").glob("*.py")):
+        built = build(src)
+        committed = json.loads((ROOT / "notebooks" / f"{src.stem}.ipynb").read_text())
+        want = [(c.cell_type, c.source) for c in built.cells]
+        have = [(c["cell_type"], "".join(c["source"])) for c in committed["cells"]
+                if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+        assert have == want, f"{src.stem}: rebuild with scripts/build_notebooks.py and re-run"
