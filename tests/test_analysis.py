@@ -355,3 +355,37 @@ def test_project_2d_errors(digits):
     except ImportError:
         with pytest.raises(ImportError, match="pip install umap-learn"):
             project_2d(x, method="umap")
+
+
+def test_auroc_ci_covers_the_auroc_is_seeded_and_narrows_with_n():
+    from rethinkmmc.analysis import auroc_ci
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 1.0, 300), rng.normal(0.0, 1.0, 200)
+    lo, hi = auroc_ci(a, b, n_boot=200, seed=0)
+    assert 0 <= lo < auroc(a, b) < hi <= 1
+    # true AUROC of N(1,1) vs N(0,1): Phi(1 / sqrt(2)) = 0.760
+    assert lo < 0.760 < hi
+    assert auroc_ci(a, b, n_boot=200, seed=0) == (lo, hi)  # seeded: repeats exactly
+    assert auroc_ci(a, b, n_boot=200, seed=1) != (lo, hi)
+    assert auroc_ci(torch.as_tensor(a), torch.as_tensor(b), seed=0) == (lo, hi)
+    big = auroc_ci(rng.normal(1.0, 1.0, 3000), rng.normal(0.0, 1.0, 2000), seed=0)
+    assert big[1] - big[0] < (hi - lo) / 2  # ~ 1/sqrt(n): 10x the data, ~3x narrower
+    # perfectly separated sets: every replicate is 1
+    assert auroc_ci(np.arange(10.0) + 100, np.arange(5.0), seed=0) == (1.0, 1.0)
+    # the mirror: swapping in and out mirrors the interval
+    mlo, mhi = auroc_ci(b, a, n_boot=200, seed=0)
+    assert 0 < mlo < 1 - auroc(a, b) < mhi < 1
+
+
+def test_auroc_ci_errors():
+    from rethinkmmc.analysis import auroc_ci
+
+    with pytest.raises(ValueError, match="n_boot: must be an integer >= 1"):
+        auroc_ci([1.0, 2.0], [0.0], n_boot=0)
+    with pytest.raises(ValueError, match="level: must be a number in"):
+        auroc_ci([1.0, 2.0], [0.0], level=95)
+    with pytest.raises(ValueError, match="out_scores: contains NaN"):
+        auroc_ci([1.0, 2.0], [np.nan])
+    with pytest.raises(ValueError, match="in_scores: needs at least one score"):
+        auroc_ci([], [0.0])
