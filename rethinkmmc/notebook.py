@@ -210,10 +210,23 @@ def start(name: str, ns: dict, **extra: Any) -> Context:
     warnings.filterwarnings("ignore", message="IProgress not found")
 
     matplotlib.rcParams["svg.hashsalt"] = "rethinkmmc"  # stable SVG ids across renders
+    _inline_figures()
     pd.set_option("display.max_colwidth", 120)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 30)
     return Context(name=name, params=params)
+
+
+def _inline_figures() -> None:
+    """Show returned Figures inline: the figures are built without pyplot, so the inline
+    backend's PNG formatter must be switched on explicitly inside a kernel."""
+    try:
+        from IPython import get_ipython  # noqa: PLC0415
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is not None and hasattr(ip, "run_line_magic"):
+        ip.run_line_magic("matplotlib", "inline")
 
 
 def load_verdicts(profile: str, runs_dir: str | None = None) -> list[dict]:

@@ -7,6 +7,7 @@ Parameters are checked against each notebook's parameters cell before anything r
 from __future__ import annotations
 
 import ast
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -83,6 +84,9 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
     defaults gets no injected cell)."""
     import papermill  # noqa: PLC0415
 
+    # OpenMP threads that spin while they wait starve each other on a busy machine (the smoke
+    # profile pins 2 threads): passive waiting gives the same results, 2-4x faster there.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if profile not in PROFILES:
         raise ReportError(f"profile: unknown {profile!r} (allowed: {', '.join(PROFILES)})")
     root = notebooks_dir().parent

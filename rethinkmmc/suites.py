@@ -68,3 +68,105 @@ def attack_table(runs: Mapping[str, object], attacks_for: Callable[[object], lis
         df.insert(0, "run", name)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], list[Attack]],
+                   x, y, sources: Sequence[str] | None = None, batch_size: int = 500,
+                   store: bool = True) -> pd.DataFrame:
+    """Black-box transfer (Pang et al., ICLR 2020, Sec. 5.2; after Papernot et al. 2017), each
+    source attacked with its own attacks: for every source (`sources`, default every run), the
+    adversarials of (x, y) crafted on it by each attack of ``attacks_for(source)`` (on all
+    points, as ``attacks.craft``) are classified by every run of `runs` (Runs or bare models).
+
+    Unlike ``attacks.transfer_matrix`` (one attack for every source), a source may be attacked
+    under its own objective (e.g. ``adaptive_objective``), so the diagonal is each model's
+    white-box result under the attack it is evaluated with elsewhere.
+
+    With `store` and Runs only (anything with ``path`` and ``key``), each source's per-example
+    results are kept in ``<source run>/evaluations/transfer-<attack>-<hash>.json``, keyed by the
+    attack's settings, the points, `batch_size` (the seeded random start is drawn per batch), the
+    source's key and EVAL_VERSION; a later call reads them and crafts again only for targets the
+    file lacks.
+
+    One row per (source attack, source, target), in that order, with columns: source, target,
+    method (the attack's name), objective (the source's), eps, eps_label, steps, n,
+    robust_accuracy (the target's accuracy on the true labels, over all n points), ci_low and
+    ci_high (95% Wilson), and the columns ``checks.check_attack_ordering`` reads: model (the
+    target), attack ("<method>" on the diagonal, "<method> from <source>" elsewhere), kind
+    ("white-box" on the diagonal, "transfer" elsewhere), norm.
+    """
+    import hashlib  # noqa: PLC0415
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+
+    from .attacks import craft  # noqa: PLC0415
+    from .evaluate import EVAL_VERSION, _checksum, eps_label, wilson  # noqa: PLC0415
+    from .runs import atomic_write_json  # noqa: PLC0415
+
+    if not runs:
+        raise ValueError("runs: need at least one run")
+    names = list(runs)
+    sources = names if sources is None else list(sources)
+    unknown = [s for s in sources if s not in runs]
+    if unknown:
+        raise ValueError(f"sources: not among the runs: {', '.join(unknown)} "
+                         f"(allowed: {', '.join(names)})")
+    models = {k: getattr(r, "model", r) for k, r in runs.items()}
+    stored = store and all(hasattr(r, "path") and hasattr(r, "key") for r in runs.values())
+    n = len(y)
+    points = {"n": n, "checksum": _checksum(x, y) if n else "", "batch_size": batch_size}
+
+    def flags(model, xa):
+        was = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                return torch.cat([model(xa[i:i + batch_size]).argmax(1) == y[i:i + batch_size]
+                                  for i in range(0, n, batch_size)]).int().tolist() if n else []
+        finally:
+            model.train(was)
+
+    rows = []
+    for src in sources:
+        for attack in attacks_for(runs[src]):
+            s = attack.settings()
+            path = rec = None
+            if stored:
+                ident = {"transfer": attack.settings(), "points": points,
+                         "source": runs[src].key, "version": EVAL_VERSION}
+                blob = json.dumps(ident, sort_keys=True, default=str)
+                path = (Path(runs[src].path) / "evaluations"
+                        / f"transfer-{attack.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+                          ".json")
+                ident = json.loads(json.dumps(ident, default=str))
+                if path.exists():
+                    rec = json.loads(path.read_text())
+                    if rec.get("ident") != ident:
+                        rec = None
+                rec = rec or {"ident": ident, "targets": {}}
+            keys = {t: runs[t].key if stored else t for t in names}
+            have = rec["targets"] if rec else {}
+            missing = [t for t in names if keys[t] not in have]
+            if missing:
+                xa = craft(attack, models[src], x, y, batch_size)
+                have.update({keys[t]: flags(models[t], xa) for t in missing})
+                if path is not None:
+                    atomic_write_json(path, rec)
+            for tgt in names:
+                k = sum(have[keys[tgt]])
+                lo, hi = wilson(k, n)
+                own = src == tgt
+                eps = s.get("eps", 0.0)
+                rows.append({"source": src, "target": tgt, "method": attack.name,
+                             "objective": s.get("objective", "-"), "eps": eps,
+                             "eps_label": eps_label(eps), "steps": s.get("steps", 0), "n": n,
+                             "robust_accuracy": k / n if n else float("nan"),
+                             "ci_low": lo, "ci_high": hi, "model": tgt,
+                             "attack": attack.name if own else f"{attack.name} from {src}",
+                             "kind": "white-box" if own else "transfer", "norm": attack.norm})
+    return pd.DataFrame(rows)
+
+
+__all__ += ["transfer_table"]

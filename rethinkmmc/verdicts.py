@@ -88,10 +88,11 @@ def greater(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
         return OPEN, "not measured"
     na, nb = names
     plus = f" + {_f(margin)}" if margin else ""
+    apart = ", intervals apart" if a_ci is not None or b_ci is not None else ""
     if alo > bhi + margin:
-        return HOLDS, f"{na} {_f(a)} > {nb} {_f(b)}{plus}, intervals apart"
+        return HOLDS, f"{na} {_f(a)} > {nb} {_f(b)}{plus}{apart}"
     if ahi <= blo + margin:
-        return FAILS, f"{na} {_f(a)} <= {nb} {_f(b)}{plus}, intervals apart"
+        return FAILS, f"{na} {_f(a)} <= {nb} {_f(b)}{plus}{apart}"
     return OPEN, f"{na} {_f(a)} vs {nb} {_f(b)}{plus}: intervals overlap"
 
 
