@@ -20,6 +20,7 @@ figures_dir = None
 
 # %%
 import pandas as pd
+from IPython.display import Markdown
 
 from rethinkmmc import notebook as nb
 
@@ -38,7 +39,14 @@ index = pd.DataFrame([{"notebook": r["notebook"], **row} for r in records for ro
 if index.empty:
     print(f"no stored verdicts for profile {ctx.profile}: run the other notebooks first")
 else:
-    display(index[["notebook", "claim", "measure", "reference", "ours", "verdict"]])
+    display(Markdown(index[["notebook", "claim", "ours", "verdict"]].to_markdown(index=False)))
+
+# %% [markdown]
+# ### What was measured, against which reference, and why each verdict
+
+# %%
+if not index.empty:
+    display(index[["notebook", "measure", "reference", "why"]])
 
 # %% [markdown]
 # ## Tally
