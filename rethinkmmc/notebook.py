@@ -157,9 +157,13 @@ class Context:
     def verdict_dir(self) -> Path:
         return Path(self.runs_dir or default_runs_dir()) / self.profile / "verdicts"
 
-    def save_verdicts(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Store the verdict table (with provenance) for the index notebook; return it."""
+    def save_verdicts(self, table: pd.DataFrame, volatile: bool = False) -> pd.DataFrame:
+        """Store the verdict table (with provenance) for the index notebook; return it.
+
+        `volatile`: the verdicts rest on timings, which vary between executions; the index
+        shows them apart, outside what nbval compares."""
         rec = {"notebook": self.name, "profile": self.profile, "seeds": self.seeds,
+               "volatile": bool(volatile),
                "overrides": self.overrides, "hardware": _hardware(), "version": __version__,
                "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                "seconds": round(self.elapsed(), 1), "rows": table.to_dict(orient="records")}
