@@ -127,7 +127,11 @@ def test_registry():
 def test_data_root(monkeypatch, tmp_path):
     monkeypatch.delenv("RETHINKMMC_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert D.data_root() == (tmp_path / "data").resolve()
+    checkout = (Path(D.__file__).resolve().parents[1] / "data").resolve()
+    # no ./data here: the checkout's data/ when it exists, else ./data
+    assert D.data_root() == (checkout if checkout.is_dir() else (tmp_path / "data").resolve())
+    (tmp_path / "data").mkdir()
+    assert D.data_root() == (tmp_path / "data").resolve()  # ./data wins over the checkout's
     monkeypatch.setenv("RETHINKMMC_DATA", str(tmp_path / "env"))
     assert D.data_root() == (tmp_path / "env").resolve()
     assert D.data_root(tmp_path / "arg") == (tmp_path / "arg").resolve()
