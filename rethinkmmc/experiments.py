@@ -17,25 +17,28 @@ __all__ = ["SETTINGS", "GROUPS", "settings", "configs", "plan", "runs"]
 # Per profile: the main dataset (robustness, density, features), the second dataset of the
 # uncertainty notebook (CIFAR models against MNIST there), evaluation sizes and eps lists.
 # MNIST budgets are the usual 0.1 / 0.2 / 0.3 (over 1); the original's 8/256 and 16/256 are
-# CIFAR budgets, far below what an MNIST model resists.
+# CIFAR budgets, far below what an MNIST model resists. UMAP (optional umap-learn) is off at
+# smoke: its first call compiles with numba for a minute, longer than the whole smoke notebook.
 SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": dict(dataset="digits", cifar=None, ood=("noise", "photos"), n=450, n_cw=100,
                   n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
                   eps_label_den=None, hmmc_dataset="digits", cmm_dataset="digits",
                   cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=32, square_queries=300,
-                  cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True),
+                  cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
+                  umap=False),
     "quick": dict(dataset="mnist", cifar="cifar10", ood=("fashion_mnist", "noise", "photos"),
                   n=500, n_cw=100, n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
                   eps_label_den=None, hmmc_dataset="cifar10", cmm_dataset="mnist",
                   cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=64, square_queries=500,
-                  cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True),
+                  cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
+                  umap=True),
     "paper": dict(dataset="cifar10", cifar="cifar10", ood=("mnist", "noise", "photos"),
                   n=10000, n_cw=500, n_spsa=1000, eps=(4 / 256, 8 / 256, 16 / 256, 24 / 256,
                                                        32 / 256),
                   eps_main=(8 / 256, 16 / 256), eps_label_den=256, hmmc_dataset="cifar10",
                   cmm_dataset="cifar10", cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=128,
                   square_queries=5000, cw_steps=1000, cw_binary=9, density_k=(5, 10, 20, 50),
-                  extras=True),
+                  extras=True, umap=True),
 }
 
 

@@ -13,8 +13,8 @@
 # centers are `mm_centers(10, 2)`, a regular 10-gon), their test features drawn directly;
 # (b) the 'standard' runs' full features projected to 2-D by Isomap (10 neighbours, the
 # reproduction's isometric projection) and by PCA, on a seeded class-stratified subset; UMAP
-# only where umap-learn is installed; (c) the distances between SCE's class means next to
-# MMC's fixed centers, both divided by their mean.
+# beyond the smoke profile where umap-learn is installed; (c) the distances between SCE's class
+# means next to MMC's fixed centers, both divided by their mean.
 #
 # **Verdict rule** (simple, stated before computing):
 # 1. *MMC features cluster around their centers*: the share of test features nearer their own
@@ -100,12 +100,15 @@ def nn_same_class(xy, y):
 
 
 methods = ["isomap", "pca"]
-try:
-    import umap  # noqa: F401
+if ctx.settings["umap"]:
+    try:
+        import umap  # noqa: F401
 
-    methods.append("umap")
-except ImportError:
-    print("UMAP skipped: umap-learn is not installed (pip install umap-learn)")
+        methods.append("umap")
+    except ImportError:
+        print("UMAP skipped: umap-learn is not installed (pip install umap-learn)")
+else:
+    print(f"UMAP off at the {ctx.profile} profile (numba compiles it for a minute)")
 proj, rows = {}, []
 for k, (z, y) in feats.items():
     for m in methods:
