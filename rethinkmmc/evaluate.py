@@ -57,7 +57,8 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     den = 1 + z * z / n
     mid = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, mid - half), min(1.0, mid + half))
+    # at k = 0 (k = n) the bound is exactly 0 (1); the formula leaves rounding dust like 4e-19
+    return (0.0 if k == 0 else max(0.0, mid - half), 1.0 if k == n else min(1.0, mid + half))
 
 
 def select_points(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0,

@@ -19,6 +19,8 @@ def test_wilson_interval():
     lo, hi = wilson(50, 100)
     assert lo < 0.5 < hi and hi - lo == pytest.approx(0.19, abs=0.01)
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+    for n in (7, 500, 1000):  # exact at the ends, no rounding dust (4e-19 at n = 500)
+        assert wilson(0, n)[0] == 0.0 and wilson(n, n)[1] == 1.0
 
 
 def test_evaluate_table_store_and_worst_case(digits_runs):
