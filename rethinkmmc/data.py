@@ -27,6 +27,7 @@ import torch
 
 __all__ = [
     "DATASETS", "DatasetSpec", "DataNotFoundError", "SPLITS", "data_root", "load", "coarse_labels",
+    "superclass_of_class",
     "check", "clear_cache", "stratified_subset", "augment", "batches", "to_device",
 ]
 
@@ -402,6 +403,22 @@ def coarse_labels(name: str, split: str, root: str | Path | None = None) -> torc
         return coarse
     return torch.tensor(spec.superclasses, dtype=torch.int64)[y]
 
+
+
+def superclass_of_class(name: str, root: str | Path | None = None) -> list[int] | None:
+    """The superclass of each class (the layout hierarchical centers need): the registry's for
+    CIFAR-10 (vehicles 0, animals 1) and digits, CIFAR-100's read from its coarse labels, None
+    for a dataset without superclasses."""
+    spec = _spec(name)
+    if spec.superclasses is not None:
+        return list(spec.superclasses)
+    if name != "cifar100":
+        return None
+    _, fine = load(name, "train", root)
+    sup = [0] * spec.num_classes
+    for f, c in zip(fine.tolist(), coarse_labels(name, "train", root).tolist()):
+        sup[f] = c
+    return sup
 
 def clear_cache() -> None:
     """Drop the in-memory copies (a few hundred MB for CIFAR) that :func:`load` keeps."""

@@ -43,26 +43,10 @@ def make_centers(cfg: TrainConfig, data_root=None) -> torch.Tensor | None:
         return mm_centers(L, cfg.feat_dim, cfg.c_mm)
     if cfg.centers == "random":
         return random_centers(L, cfg.feat_dim, cfg.c_mm, seed=cfg.seed)
-    sup = _superclass_of_class(cfg.dataset, data_root)
+    sup = D.superclass_of_class(cfg.dataset, data_root)
     if sup is None:
         raise ValueError(f"centers: 'hierarchical' needs superclasses, which {cfg.dataset} lacks")
     return hierarchical_centers(sup, cfg.feat_dim, cfg.c_mm, cfg.hmmc_c2)
-
-
-def _superclass_of_class(dataset: str, data_root=None) -> list[int] | None:
-    """The superclass of each class: from the registry (CIFAR-10: vehicles / animals), or read
-    from the data (CIFAR-100's coarse labels)."""
-    spec = D.DATASETS[dataset]
-    if spec.superclasses is not None:
-        return list(spec.superclasses)
-    if dataset != "cifar100":
-        return None
-    _, fine = D.load(dataset, "train", data_root)
-    coarse = D.coarse_labels(dataset, "train", data_root)
-    sup = [0] * spec.num_classes
-    for f, c in zip(fine.tolist(), coarse.tolist()):
-        sup[f] = c
-    return sup
 
 
 def build_model(cfg: TrainConfig, mean: torch.Tensor | None = None,

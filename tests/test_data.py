@@ -551,3 +551,16 @@ def test_real_cifar10(real_root):
     x, y = D.load("cifar10", "test", real_root)
     assert x.shape == (10000, 3, 32, 32) and torch.bincount(y).tolist() == [1000] * 10
     assert D.coarse_labels("cifar10", "test", real_root).bincount().tolist() == [4000, 6000]
+
+
+def test_superclass_of_class(tmp_path):
+    assert D.superclass_of_class("cifar10") == list(D.DATASETS["cifar10"].superclasses)
+    assert D.superclass_of_class("mnist") is None
+    write_cifar100(tmp_path)
+    x, fine = D.load("cifar100", "train", tmp_path)
+    sup = D.superclass_of_class("cifar100", tmp_path)
+    coarse = D.coarse_labels("cifar100", "train", tmp_path)
+    assert len(sup) == 100
+    assert all(sup[f] == c for f, c in zip(fine.tolist(), coarse.tolist()))
+    with pytest.raises(ValueError, match="dataset"):
+        D.superclass_of_class("imagenet")

@@ -141,3 +141,19 @@ def test_provenance_in_metrics(runs):
     for k in ("profile", "dataset", "seed", "hardware", "torch", "seconds", "data_notes",
               "finished_at", "train_version"):
         assert m[k] not in (None, ""), k
+
+
+def test_hierarchical_centers_follow_the_dataset_superclasses():
+    import torch
+
+    from rethinkmmc import data as D
+    from rethinkmmc.centers import hierarchical_centers
+    from rethinkmmc.profiles import train_config
+    from rethinkmmc.train import build_model
+
+    cfg = train_config("smoke", "digits", "mmc", centers="hierarchical")
+    want = hierarchical_centers(D.superclass_of_class("digits"), cfg.feat_dim, cfg.c_mm,
+                                cfg.hmmc_c2)
+    assert torch.equal(build_model(cfg).centers, want.to(torch.float32))
+    with pytest.raises(ValueError, match="hierarchical.*superclasses"):
+        build_model(train_config("smoke", "mnist", "mmc", centers="hierarchical"))

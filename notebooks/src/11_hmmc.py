@@ -38,7 +38,7 @@ import torch
 from rethinkmmc import data as D, notebook as nb, plots, verdicts as V
 from rethinkmmc.centers import geometry_table
 from rethinkmmc.evaluate import wilson
-from rethinkmmc.train import _superclass_of_class, train
+from rethinkmmc.train import train
 
 ctx = nb.start("11_hmmc", globals(), dataset=None)
 S = ctx.settings
@@ -56,7 +56,7 @@ ctx.provenance([DS])
 
 # %%
 spec = D.DATASETS[DS]
-sup_of = _superclass_of_class(DS, ctx.data_root)
+sup_of = D.superclass_of_class(DS, ctx.data_root)
 SUPER_NAMES = {"cifar10": ("vehicles", "animals"),
                "digits": ("closed loop (0, 6, 8, 9)", "open (1, 2, 3, 4, 5, 7)")}
 sup_name = dict(enumerate(SUPER_NAMES.get(DS, ())))
