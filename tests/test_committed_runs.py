@@ -36,10 +36,11 @@ def test_committed_run_reproduces_its_accuracy(path):
 
 
 def _quick(dataset: str, loss: str):
-    for p in DONE:
-        c = load_run(p).config
-        if (c.profile, c.dataset, c.loss, c.c_mm, c.adv_train, c.optimizer, c.centers,
-                c.feat_dim) == ("quick", dataset, loss, 10.0, False, "sgd", "mm", 256):
+    for p in DONE:  # the config alone picks the run: load one model, not every one
+        c = json.loads((p / "config.json").read_text())
+        if (c["profile"], c["dataset"], c["loss"], c["c_mm"], c["adv_train"], c["optimizer"],
+                c["centers"], c["feat_dim"]) == ("quick", dataset, loss, 10.0, False, "sgd",
+                                                 "mm", 256):
             return load_run(p)
     pytest.skip(f"no committed quick {dataset} {loss} run")
 
