@@ -166,7 +166,7 @@ class Context:
                "volatile": bool(volatile),
                "overrides": self.overrides, "hardware": _hardware(), "version": __version__,
                "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-               "seconds": round(self.elapsed(), 1), "rows": table.to_dict(orient="records")}
+               "seconds": round(self.elapsed(), 1), "rows": _records(table)}
         atomic_write_json(self.verdict_dir() / f"{self.name}.json", rec)
         return table
 
@@ -175,6 +175,16 @@ class Context:
 
     def finish(self) -> str:
         return f"{self.name}: {self.elapsed():.1f} s on {_hardware()} (profile {self.profile})"
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    """The verdict rows as dicts, each with its margin (None where not known) from
+    ``table.attrs`` (see rethinkmmc.verdicts)."""
+    rows = table.to_dict(orient="records")
+    margins = table.attrs.get("margin") or [None] * len(rows)
+    for row, m in zip(rows, margins):
+        row["margin"] = None if m is None or m != m else float(m)
+    return rows
 
 
 def _hardware() -> str:

@@ -6,24 +6,39 @@ Every claim notebook states its rule before computing anything and ends with
 through intervals: a comparison of accuracies decides only when the 95% Wilson intervals
 (:func:`rethinkmmc.evaluate.wilson`) do not overlap, or when a value clears a threshold by
 more than its interval.
+
+Every rule returns a :class:`Decision`: the verdict, why, and its **margin**, the smallest
+shift of the compared quantity (in its own units, intervals moving with it) that would change
+the verdict. The margin is stored with the verdict records (not shown in the tables): a
+re-computation on other hardware must reproduce every verdict whose margin is wide
+(tests/test_smoke_cold.py).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, NamedTuple
 
 import pandas as pd
 
-__all__ = ["HOLDS", "FAILS", "OPEN", "VERDICTS", "Verdict", "at_least", "at_most", "greater",
-           "not_less", "improves", "verdict_table"]
+__all__ = ["HOLDS", "FAILS", "OPEN", "VERDICTS", "Decision", "Verdict", "at_least", "at_most",
+           "greater", "not_less", "improves", "all_of", "unanimous", "verdict_table"]
 
 HOLDS, FAILS, OPEN = "holds", "does not hold", "inconclusive at this profile"
 VERDICTS = (HOLDS, FAILS, OPEN)
 
 
+class Decision(NamedTuple):
+    """What a rule decides: the verdict, why, and how far the data are from changing it."""
+
+    verdict: str
+    why: str
+    margin: float = math.nan
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One row of a verdict table."""
+    """One row of a verdict table. `margin`: see the module docstring (NaN: not known)."""
 
     claim: str
     measure: str
@@ -31,6 +46,7 @@ class Verdict:
     ours: str
     verdict: str
     why: str
+    margin: float = field(default=math.nan, compare=False)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -54,13 +70,14 @@ def at_least(value: float, threshold: float, ci: tuple[float, float] | None = No
     interval is below it; inconclusive when the interval straddles it (or value is NaN)."""
     lo, hi = _interval(value, ci)
     if math.isnan(lo) or math.isnan(hi):
-        return OPEN, f"{what} was not measured"
+        return Decision(OPEN, f"{what} was not measured")
     span = "" if ci is None else f" (95% CI {_f(lo)}-{_f(hi)})"
     if lo >= threshold:
-        return HOLDS, f"{what} {_f(value)}{span} >= {_f(threshold)}"
+        return Decision(HOLDS, f"{what} {_f(value)}{span} >= {_f(threshold)}", lo - threshold)
     if hi < threshold:
-        return FAILS, f"{what} {_f(value)}{span} < {_f(threshold)}"
-    return OPEN, f"{what} {_f(value)}{span} straddles {_f(threshold)}"
+        return Decision(FAILS, f"{what} {_f(value)}{span} < {_f(threshold)}", threshold - hi)
+    return Decision(OPEN, f"{what} {_f(value)}{span} straddles {_f(threshold)}",
+                    min(threshold - lo, hi - threshold))
 
 
 def at_most(value: float, threshold: float, ci: tuple[float, float] | None = None,
@@ -69,13 +86,14 @@ def at_most(value: float, threshold: float, ci: tuple[float, float] | None = Non
     interval is above it; inconclusive otherwise."""
     lo, hi = _interval(value, ci)
     if math.isnan(lo) or math.isnan(hi):
-        return OPEN, f"{what} was not measured"
+        return Decision(OPEN, f"{what} was not measured")
     span = "" if ci is None else f" (95% CI {_f(lo)}-{_f(hi)})"
     if hi <= threshold:
-        return HOLDS, f"{what} {_f(value)}{span} <= {_f(threshold)}"
+        return Decision(HOLDS, f"{what} {_f(value)}{span} <= {_f(threshold)}", threshold - hi)
     if lo > threshold:
-        return FAILS, f"{what} {_f(value)}{span} > {_f(threshold)}"
-    return OPEN, f"{what} {_f(value)}{span} straddles {_f(threshold)}"
+        return Decision(FAILS, f"{what} {_f(value)}{span} > {_f(threshold)}", lo - threshold)
+    return Decision(OPEN, f"{what} {_f(value)}{span} straddles {_f(threshold)}",
+                    min(threshold - lo, hi - threshold))
 
 
 def greater(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
@@ -85,15 +103,17 @@ def greater(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
     alo, ahi = _interval(a, a_ci)
     blo, bhi = _interval(b, b_ci)
     if any(math.isnan(v) for v in (alo, ahi, blo, bhi)):
-        return OPEN, "not measured"
+        return Decision(OPEN, "not measured")
     na, nb = names
     plus = f" + {_f(margin)}" if margin else ""
     apart = ", intervals apart" if a_ci is not None or b_ci is not None else ""
     if alo > bhi + margin:
-        return HOLDS, f"{na} {_f(a)} > {nb} {_f(b)}{plus}{apart}"
+        return Decision(HOLDS, f"{na} {_f(a)} > {nb} {_f(b)}{plus}{apart}", alo - bhi - margin)
     if ahi <= blo + margin:
-        return FAILS, f"{na} {_f(a)} <= {nb} {_f(b)}{plus}{apart}"
-    return OPEN, f"{na} {_f(a)} vs {nb} {_f(b)}{plus}: intervals overlap"
+        return Decision(FAILS, f"{na} {_f(a)} <= {nb} {_f(b)}{plus}{apart}",
+                        blo + margin - ahi)
+    return Decision(OPEN, f"{na} {_f(a)} vs {nb} {_f(b)}{plus}: intervals overlap",
+                    min(bhi + margin - alo, ahi - blo - margin))
 
 
 def not_less(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
@@ -104,13 +124,16 @@ def not_less(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
     alo, ahi = _interval(a, a_ci)
     blo, bhi = _interval(b, b_ci)
     if any(math.isnan(v) for v in (alo, ahi, blo, bhi)):
-        return OPEN, "not measured"
+        return Decision(OPEN, "not measured")
     na, nb = names
     if ahi < blo - tolerance:
-        return FAILS, f"{na} {_f(a)} below {nb} {_f(b)} - {_f(tolerance)}, intervals apart"
+        return Decision(FAILS, f"{na} {_f(a)} below {nb} {_f(b)} - {_f(tolerance)}, "
+                        "intervals apart", blo - tolerance - ahi)
     if a >= b - tolerance:
-        return HOLDS, f"{na} {_f(a)} >= {nb} {_f(b)} - {_f(tolerance)}"
-    return OPEN, f"{na} {_f(a)} < {nb} {_f(b)} - {_f(tolerance)}, intervals overlap"
+        return Decision(HOLDS, f"{na} {_f(a)} >= {nb} {_f(b)} - {_f(tolerance)}",
+                        a - (b - tolerance))
+    return Decision(OPEN, f"{na} {_f(a)} < {nb} {_f(b)} - {_f(tolerance)}, intervals overlap",
+                    min(b - tolerance - a, ahi - (blo - tolerance)))
 
 
 def improves(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
@@ -122,18 +145,57 @@ def improves(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
     alo, ahi = _interval(a, a_ci)
     blo, bhi = _interval(b, b_ci)
     if any(math.isnan(v) for v in (alo, ahi, blo, bhi)):
-        return OPEN, "not measured"
+        return Decision(OPEN, "not measured")
     na, nb = names
     if alo > bhi and a - b >= min_gain:
-        return HOLDS, f"{na} {_f(a)} vs {nb} {_f(b)}: gain {_f(a - b)} >= {_f(min_gain)}, intervals apart"
+        return Decision(HOLDS, f"{na} {_f(a)} vs {nb} {_f(b)}: gain {_f(a - b)} >= "
+                        f"{_f(min_gain)}, intervals apart", min(alo - bhi, a - b - min_gain))
     if ahi - blo < min_gain:
-        return FAILS, (f"{na} {_f(a)} vs {nb} {_f(b)}: even the best reading gains "
-                       f"{_f(ahi - blo)} < {_f(min_gain)}")
-    return OPEN, f"{na} {_f(a)} vs {nb} {_f(b)}: gain {_f(a - b)} uncertain"
+        return Decision(FAILS, f"{na} {_f(a)} vs {nb} {_f(b)}: even the best reading gains "
+                        f"{_f(ahi - blo)} < {_f(min_gain)}", min_gain - (ahi - blo))
+    to_hold = max(bhi - alo, min_gain - (a - b), 0.0)
+    return Decision(OPEN, f"{na} {_f(a)} vs {nb} {_f(b)}: gain {_f(a - b)} uncertain",
+                    min(to_hold, ahi - blo - min_gain))
+
+
+def all_of(decisions: Iterable[Decision], joiner: str = "; ") -> Decision:
+    """Combine rules that must all hold: does not hold when any does not hold, holds when all
+    hold, else inconclusive. The margin is the smallest shift that changes the combination:
+    the least decisive holding rule, or the most decisive failing one (every failing rule
+    must flip before the combination can), or the nearest open one."""
+    ds = list(decisions)
+    if not ds:
+        raise ValueError("decisions: all_of needs at least one decision")
+    vs = [d.verdict for d in ds]
+    why = joiner.join(d.why for d in ds)
+    if FAILS in vs:
+        return Decision(FAILS, why, max(d.margin for d in ds if d.verdict == FAILS))
+    if all(v == HOLDS for v in vs):
+        return Decision(HOLDS, why, min(d.margin for d in ds))
+    return Decision(OPEN, why, min(d.margin for d in ds if d.verdict == OPEN))
+
+
+def unanimous(decisions: Iterable[Decision], joiner: str = "; ") -> Decision:
+    """Combine rules asked the same question in several settings (e.g. every k): holds when all
+    hold, does not hold when none holds and all fail, inconclusive when they disagree. The
+    margin: the least decisive rule of a unanimous verdict; for a split one, the shift that
+    makes it unanimous either way (every dissenting rule must flip)."""
+    ds = list(decisions)
+    if not ds:
+        raise ValueError("decisions: unanimous needs at least one decision")
+    why = joiner.join(d.why for d in ds)
+    for v in (HOLDS, FAILS):
+        if all(d.verdict == v for d in ds):
+            return Decision(v, why, min(d.margin for d in ds))
+    to = [max((d.margin for d in ds if d.verdict != v), default=0.0) for v in (HOLDS, FAILS)]
+    return Decision(OPEN, why, min(to))
 
 
 def verdict_table(rows: list[Verdict]) -> pd.DataFrame:
-    """The verdict rows as a DataFrame with the columns every notebook ends with."""
+    """The verdict rows as a DataFrame with the columns every notebook ends with. Each row's
+    margin travels in ``.attrs["margin"]`` (stored with the records, not displayed)."""
     if not rows:
         raise ValueError("rows: a verdict table needs at least one row")
-    return pd.DataFrame([asdict(r) for r in rows])
+    table = pd.DataFrame([{k: v for k, v in asdict(r).items() if k != "margin"} for r in rows])
+    table.attrs["margin"] = [float(r.margin) for r in rows]
+    return table

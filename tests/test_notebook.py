@@ -92,6 +92,60 @@ def test_not_less_tolerance():
     assert V.not_less(0.97, 0.99, (0.95, 0.985), (0.98, 0.995), tolerance=0.01)[0] == V.OPEN
 
 
+@pytest.mark.parametrize("decision, verdict, margin", [
+    # at_least: interval 0.45-0.55 clears 0.4 by 0.05; 0.25-0.35 misses it by 0.05
+    (V.at_least(0.5, 0.4, (0.45, 0.55)), V.HOLDS, 0.05),
+    (V.at_least(0.3, 0.4, (0.25, 0.35)), V.FAILS, 0.05),
+    (V.at_least(0.41, 0.4, (0.36, 0.46)), V.OPEN, 0.04),
+    (V.at_most(0.01, 0.05, (0.0, 0.03)), V.HOLDS, 0.02),
+    # greater: 0.85 - 0.55 apart; 0.55 below 0.85; overlap 0.65 - 0.5 vs 0.7 - 0.45
+    (V.greater(0.9, 0.5, (0.85, 0.93), (0.45, 0.55)), V.HOLDS, 0.30),
+    (V.greater(0.5, 0.9, (0.45, 0.55), (0.85, 0.93)), V.FAILS, 0.30),
+    (V.greater(0.6, 0.55, (0.5, 0.7), (0.45, 0.65)), V.OPEN, 0.15),
+    # improves: apart by 0.33, gain 0.39 - 0.05 = 0.34 -> 0.33; best reading 0.008 < 0.05
+    (V.improves(0.42, 0.03, (0.38, 0.47), (0.02, 0.05)), V.HOLDS, 0.33),
+    (V.improves(0.0, 0.0, (0.0, 0.008), (0.0, 0.008)), V.FAILS, 0.042),
+    # open: 0.01 more apart would hold (0.06 - 0.05), 0.06 less would fail (0.11 - 0.05)
+    (V.improves(0.08, 0.03, (0.05, 0.12), (0.01, 0.06)), V.OPEN, 0.01),
+    (V.not_less(0.985, 0.99, tolerance=0.01), V.HOLDS, 0.005),
+    (V.not_less(0.90, 0.99, (0.88, 0.92), (0.98, 0.995), tolerance=0.01), V.FAILS, 0.05),
+])
+def test_rules_give_their_margin(decision, verdict, margin):
+    """The margin: how far the data are from changing the verdict (the cold-path check compares
+    verdicts only where it is wide)."""
+    assert decision.verdict == verdict
+    assert decision.margin == pytest.approx(margin, abs=1e-12)
+    v, why = decision[:2]
+    assert v == verdict and why
+
+
+def test_combinations_and_their_margin():
+    h1, h2 = V.at_least(0.5, 0.4), V.at_least(0.45, 0.4)
+    f1, f2 = V.at_least(0.3, 0.4), V.at_least(0.1, 0.4)
+    o = V.at_least(0.41, 0.4, (0.36, 0.46))
+    assert V.all_of([h1, h2]) == (V.HOLDS, h1.why + "; " + h2.why, pytest.approx(0.05))
+    # every failing rule must flip before all_of can change: the largest failing margin
+    assert V.all_of([h1, f1, f2])[::2] == (V.FAILS, pytest.approx(0.3))
+    assert V.all_of([h1, o])[::2] == (V.OPEN, pytest.approx(0.04))
+    assert V.unanimous([f1, f2])[::2] == (V.FAILS, pytest.approx(0.1))
+    # split 1 hold vs 2 fails: unanimous failing needs the hold to flip (0.1); holding needs
+    # both failures to flip (0.3)
+    assert V.unanimous([h1, f1, f2])[::2] == (V.OPEN, pytest.approx(0.1))
+    with pytest.raises(ValueError, match="decisions"):
+        V.all_of([])
+
+
+def test_verdict_margins_are_stored_not_shown(tmp_path):
+    rows = [V.Verdict("c", "m", "r", "o", *V.at_least(0.5, 0.4)),
+            V.Verdict("c2", "m", "r", "o", V.OPEN, "w")]
+    t = V.verdict_table(rows)
+    assert "margin" not in t.columns and t.attrs["margin"][0] == pytest.approx(0.1)
+    ctx = nb.start("07_x", ns(runs_dir=str(tmp_path)))
+    ctx.save_verdicts(t)
+    stored = nb.load_verdicts("smoke", str(tmp_path))[0]["rows"]
+    assert stored[0]["margin"] == pytest.approx(0.1) and stored[1]["margin"] is None
+
+
 def test_verdict_rejects_hand_typed_outcomes():
     with pytest.raises(ValueError, match="verdict: 'mostly holds'"):
         V.Verdict("c", "m", "r", "o", "mostly holds", "w")

@@ -85,24 +85,25 @@ nb.show_table(angles, 3)
 # %%
 rows = []
 worst = geo[["norm_error", "inner_error"]].max().max()
-v, why = V.at_most(worst, 1e-9, what="largest relative deviation")
-if v == V.OPEN and worst <= 1e-6:
-    why += " (within 1e-6: float rounding)"
+d = V.at_most(worst, 1e-9, what="largest relative deviation")
+if d.verdict == V.OPEN and worst <= 1e-6:
+    d = d._replace(why=d.why + " (within 1e-6: float rounding)")
 rows.append(V.Verdict("mm_centers gives Max-Mahalanobis centers (norm C_MM, inner products "
                       "-C_MM^2/(L-1))", "largest relative deviation, 6 (L, d, C_MM) cases",
-                      "Pang et al. 2018/2020: exact", f"{worst:.1e}", v, why))
+                      "Pang et al. 2018/2020: exact", f"{worst:.1e}", *d))
 worst_rep = geo_rep[["norm_error", "inner_error"]].max().max()
-v, why = V.at_most(worst_rep, 1e-6, what="largest relative deviation")
 rows.append(V.Verdict("The reproduction's Python generator gives MM centers",
                       "largest relative deviation, L = 3, 10, 100",
-                      "reference.md: suspected unsquared-norm bug", f"{worst_rep:.3f}", v, why))
+                      "reference.md: suspected unsquared-norm bug", f"{worst_rep:.3f}",
+                      *V.at_most(worst_rep, 1e-6, what="largest relative deviation")))
 mm_angle = float(angles.loc["MM (10, 256)", "min_angle_deg"])
 rand = angles[angles.index.str.startswith("random")]["min_angle_deg"]
-v, why = V.greater(mm_angle, float(rand.max()), names=("MM min angle", "best random"))
 rows.append(V.Verdict("MM centers are more separated than random centers",
                       "smallest pairwise angle (degrees), L = 10, d = 256",
                       f"arccos(-1/9) = {np.degrees(np.arccos(-1 / 9)):.2f}",
-                      f"MM {mm_angle:.2f} vs random {rand.max():.2f}", v, why))
+                      f"MM {mm_angle:.2f} vs random {rand.max():.2f}",
+                      *V.greater(mm_angle, float(rand.max()), names=("MM min angle",
+                                                                      "best random"))))
 table = ctx.save_verdicts(V.verdict_table(rows))
 table
 

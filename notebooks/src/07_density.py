@@ -112,26 +112,21 @@ ctx.show(fig, "knn-radius-vs-k")
 
 # %%
 norm = wide.loc["normalised"]
-per_k = {k: V.greater(norm.loc[k, "SCE"], norm.loc[k, "MMC-10"], names=("SCE", "MMC"))[0]
+per_k = {k: V.greater(norm.loc[k, "SCE"], norm.loc[k, "MMC-10"], names=("SCE", "MMC"))
          for k in ks}
-if all(v == V.HOLDS for v in per_k.values()):
-    outcome = V.HOLDS
-elif all(v == V.FAILS for v in per_k.values()):
-    outcome = V.FAILS
-else:
-    outcome = V.OPEN
+outcome = V.unanimous(per_k.values())
 words = {V.HOLDS: "MMC smaller", V.FAILS: "MMC not smaller", V.OPEN: "?"}
 why = ("MMC / SCE median normalised radius: "
        + ", ".join(f"k={k} {norm.loc[k, 'MMC / SCE']:.3g}" for k in ks)
        + {V.HOLDS: " (< 1 at every k)", V.FAILS: " (>= 1 at every k)",
-          V.OPEN: " (depends on k)"}[outcome])
+          V.OPEN: " (depends on k)"}[outcome.verdict])
 rows = [V.Verdict("MMC induces a higher sample density in feature space than SCE",
                   "median k-NN radius within the class / mean distance between class means, "
                   f"{S['dataset']} test features, k in {ks}",
                   "paper: density ~ N_k (MMC) vs ~ N/L^2 (SCE); no measured density",
-                  "; ".join(f"k={k}: {words[v]} ({norm.loc[k, 'MMC-10']:.3g} vs "
-                            f"{norm.loc[k, 'SCE']:.3g})" for k, v in per_k.items()),
-                  outcome, why)]
+                  "; ".join(f"k={k}: {words[d.verdict]} ({norm.loc[k, 'MMC-10']:.3g} vs "
+                            f"{norm.loc[k, 'SCE']:.3g})" for k, d in per_k.items()),
+                  *outcome._replace(why=why))]
 verdict = ctx.save_verdicts(V.verdict_table(rows))
 verdict
 
