@@ -7,7 +7,9 @@ Parameters are checked against each notebook's parameters cell before anything r
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -73,6 +75,22 @@ def to_html(ipynb: Path) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def _ipc_kernel():
+    """A kernel manager on IPC transport (Unix sockets in a private temporary folder): a TCP
+    kernel without encryption prints ipykernel's warning into the report's progress output,
+    and any local user could connect to it."""
+    from jupyter_client.manager import KernelManager  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="rethinkmmc-kernel-") as d:
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(d) / "k"))
+        try:
+            yield km
+        finally:  # papermill leaves a kernel it was handed running
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
+
+
 def render(profile: str = "smoke", only: Sequence[str] | None = None,
            out: str | Path | None = None, figures: str | Path | None = None,
            parameters: dict[str, Any] | None = None, html: bool = True,
@@ -115,9 +133,10 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
         if figures is not False:
             inject["figures_dir"] = str(figures)
         try:
-            papermill.execute_notebook(
-                str(p), str(target), parameters=inject,
-                progress_bar=progress, cwd=str(p.parent), kernel_name="python3")
+            with _ipc_kernel() as km:
+                papermill.execute_notebook(
+                    str(p), str(target), parameters=inject, km=km,
+                    progress_bar=progress, cwd=str(p.parent), kernel_name="python3")
             if html:
                 to_html(target)
             results[p.stem] = f"ok ({time.perf_counter() - t0:.0f} s)"
