@@ -138,6 +138,25 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / max(len(y), 1)
 
 
+@torch.no_grad()
+def test_loss(run, data_root=None, batch_size: int = 500) -> float:
+    """The mean training loss of `run` (its own loss, heads and weights as configured) over its
+    test split, in eval mode: shown beside clean accuracy, so that a change to a loss function
+    shows in the re-executed notebooks even though they read stored models."""
+    cfg, model = run.config, run.model
+    x, y = run.test_set(data_root)
+    loss_fn = make_loss(cfg.loss, model.head, center_lambda=cfg.center_lambda,
+                        lgm_alpha=cfg.lgm_alpha, lgm_lambda=cfg.lgm_lambda)
+    was = model.training
+    model.eval()
+    total = 0.0
+    for i in range(0, len(y), batch_size):
+        yb = y[i:i + batch_size]
+        total += loss_fn(model.features(x[i:i + batch_size]), yb).item() * len(yb)
+    model.train(was)
+    return total / max(len(y), 1)
+
+
 def _epoch_generator(cfg: TrainConfig, epoch: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + epoch)
 

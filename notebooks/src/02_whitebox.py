@@ -43,6 +43,7 @@ from rethinkmmc.attacks import CW
 from rethinkmmc.checks import run_checks
 from rethinkmmc.evaluate import wilson
 from rethinkmmc.suites import adaptive_objective, attack_table, paper_whitebox, strongest
+from rethinkmmc.train import test_loss
 
 ctx = nb.start("02_whitebox", globals(), n=None)
 S = ctx.settings
@@ -53,11 +54,15 @@ ctx.provenance([S["dataset"]] + ([S["cifar"]] if S["cifar"] else []))
 
 # %% [markdown]
 # ## The runs and their clean accuracy (full test split)
+#
+# The test loss is each run's own training loss (SCE, MMC, ...) over the test split: the MMC
+# loss is a squared distance, so its scale differs from the cross-entropies'.
 
 # %%
 runs = ctx.runs("robustness")
 clean = pd.DataFrame([{"run": k, "loss": r.config.loss, "adversarial training": r.config.adv_train,
                        "test accuracy": r.metrics["test_accuracy"],
+                       "test loss": test_loss(r, ctx.data_root),
                        "n_test": r.metrics.get("n_test"), "epochs": r.config.epochs,
                        "diverged": r.metrics.get("diverged", False)} for k, r in runs.items()])
 nb.show_table(clean)
