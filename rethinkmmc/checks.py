@@ -30,6 +30,7 @@ import torch
 import torch.nn as nn
 
 from .attacks.objectives import objective as make_objective
+from .torchutil import eval_mode
 
 __all__ = ["GradientMaskingWarning", "check_zero_gradients", "check_probabilities",
            "check_attack_ordering", "run_checks", "KINDS"]
@@ -52,20 +53,6 @@ def _pct(k: int, n: int) -> str:
     return f"{k} of {n} examples ({100 * k / n:.1f}%)"
 
 
-class _EvalMode:
-    """Eval mode for the duration, the model's own mode restored after (as the attacks do)."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self):
-        self.was_training = self.model.training
-        self.model.eval()
-
-    def __exit__(self, *exc):
-        self.model.train(self.was_training)
-
-
 def check_zero_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                          objective: str = "ce", atol: float = 1e-12, batch_size: int = 500,
                          warn: bool = True) -> list[str]:
@@ -82,7 +69,7 @@ def check_zero_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     if n == 0:
         return []
     zero = exact = nonfinite = 0
-    with _EvalMode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad():
         for i in range(0, n, batch_size):
             xb = x[i:i + batch_size].detach().clone().requires_grad_(True)
             out = f(model, xb, y[i:i + batch_size], None)
@@ -126,7 +113,7 @@ def check_probabilities(model: nn.Module, x: torch.Tensor, atol: float = 1e-4,
     """
     if len(x) == 0:
         return []
-    with _EvalMode(model), torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
     out = out.double()
     if out.dim() != 2 or out.shape[1] < 2 or not torch.isfinite(out).all():

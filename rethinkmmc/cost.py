@@ -24,7 +24,8 @@ import torch
 from . import data as D
 from .config import TrainConfig
 from .losses import make_loss
-from .train import _optimizer, build_model, fast_path, train_epoch
+from .torchutil import default_device
+from .train import build_model, fast_path, make_optimizer, train_epoch
 
 __all__ = ["batch_times", "time_ratios"]
 
@@ -35,7 +36,7 @@ def _timer(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, device: torch.dev
     call), after building the model, optimiser and loss of `cfg`."""
     model = build_model(cfg, mean=x.mean(0).cpu(), data_root=data_root).to(device)
     model, features_fn = fast_path(cfg, model, device)
-    opt = _optimizer(cfg, model)
+    opt = make_optimizer(cfg, model)
     loss_fn = make_loss(cfg.loss, model.head, cfg.center_lambda, cfg.lgm_alpha, cfg.lgm_lambda)
 
     def once(seed: int) -> float:
@@ -79,7 +80,7 @@ def batch_times(configs: Mapping[str, TrainConfig], batches: int = 10, repeats: 
     bad = [k for k, c in configs.items() if not isinstance(c, TrainConfig)]
     if bad:
         raise ValueError(f"configs: {', '.join(map(str, bad))} is not a TrainConfig")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = default_device(device)
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

@@ -28,7 +28,7 @@ import torch
 __all__ = [
     "DATASETS", "DatasetSpec", "DataNotFoundError", "SPLITS", "data_root", "load", "coarse_labels",
     "superclass_of_class",
-    "check", "clear_cache", "stratified_subset", "augment", "batches", "to_device",
+    "check", "clear_cache", "stratified_subset", "augment", "batches",
 ]
 
 SPLITS = ("train", "test")
@@ -572,7 +572,7 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
     With shuffle, the order is one permutation drawn from ``generator`` (on the generator's
     device when it differs from the tensors', then moved), so a seeded generator makes an epoch
     reproducible; without, the batches are slices in order.  drop_last drops a final short batch.
-    Tensors stay where they are: put the whole set on the GPU once (:func:`to_device`) and
+    Tensors stay where they are: put the whole set on the GPU once (``x.to(device)``) and
     batches are cheap index operations, with no DataLoader workers.
     """
     if batch_size < 1:
@@ -590,8 +590,3 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
     for i in range(0, stop, batch_size):
         yield x[perm[i:i + batch_size]], y[perm_y[i:i + batch_size]]
 
-
-def to_device(x: torch.Tensor, y: torch.Tensor, device: str | torch.device
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, y) on ``device`` (no copy when already there)."""
-    return x.to(device), y.to(device)

@@ -20,7 +20,7 @@ import math
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import pandas as pd
 import torch
@@ -29,9 +29,10 @@ import torch.nn as nn
 from .attacks.base import Attack
 from .data import stratified_subset
 from .runs import Run, atomic_write_json
+from .torchutil import default_device, eval_mode, predict
 
 __all__ = ["evaluate", "worst_case", "eps_label", "wilson", "select_points", "EVAL_VERSION",
-           "attack_flags"]
+           "attack_flags", "points_checksum"]
 
 # Bump when a change to an attack or to this module changes stored results.
 EVAL_VERSION = "1"
@@ -76,11 +77,6 @@ def select_points(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0
     return x[idx], y[idx]
 
 
-def _predict(model, x, batch_size):
-    with torch.no_grad():
-        return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
-
-
 def _store_path(run: Run | None, store_dir: Path | None, key: str) -> Path | None:
     if store_dir is not None:
         return Path(store_dir) / f"{key}.json"
@@ -123,7 +119,7 @@ def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
             xa_in, ya = xb[idx], yb[idx]
             target = attack.targets(model, xa_in, ya) if attack.targeted else None
             xa = attack(model, xa_in, ya, target)
-            pred = _predict(model, xa, batch_size)
+            pred = predict(model, xa, batch_size)
             robust[idx] = pred == ya
             if target is not None:
                 hit[idx] = pred == target
@@ -196,14 +192,13 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
 
     attacks = [attacks] if isinstance(attacks, Attack) else list(attacks)
     run, model, model_id, x, y = _model_and_data(run_or_model, data, n, seed, how)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    was_training = model.training
-    model = model.to(device).eval()
+    device = default_device(device)
+    model = model.to(device)
     x, y = x.to(device), y.to(device)
-    points = {"n": len(y), "seed": seed, "how": how, "checksum": _checksum(x, y)}
-    clean_ok = _predict(model, x, batch_size) == y
+    points = {"n": len(y), "seed": seed, "how": how, "checksum": points_checksum(x, y)}
+    clean_ok = predict(model, x, batch_size) == y
     rows, flags = [], []
-    try:
+    with eval_mode(model):
         for attack in attacks:
             key, ident = _key(attack, model_id, points)
             path = _store_path(run, Path(store_dir) if store_dir else None, key) if store else None
@@ -212,8 +207,6 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
             rec = attack_flags(model, attack, x, y, clean_ok, batch_size, path, ident, bar)
             rows.append(_row(attack, rec, clean_ok, model_id))
             flags.append(torch.tensor(rec["robust"], dtype=torch.bool))
-    finally:
-        model.train(was_training)
     df = pd.DataFrame(rows)
     if worst and len(attacks) > 1:
         df = pd.concat([df, _worst_rows(df, flags, clean_ok, model_id)], ignore_index=True)
@@ -246,33 +239,30 @@ def worst_case(run_or_model: Run | nn.Module, attacks: Sequence[Attack],
     """AutoAttack's scheme: each attack in turn, only on the points still robust; returns one
     row per stage with the robust accuracy after it (the last row is the worst case)."""
     run, model, model_id, x, y = _model_and_data(run_or_model, data, n, seed, how)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    was_training = model.training
-    model = model.to(device).eval()
+    device = default_device(device)
+    model = model.to(device)
     x, y = x.to(device), y.to(device)
-    robust = _predict(model, x, batch_size) == y
+    robust = predict(model, x, batch_size) == y
     clean = robust.float().mean().item()
     rows = []
-    try:
+    with eval_mode(model):
         for attack in attacks:
             t0 = time.perf_counter()
             idx = robust.nonzero().squeeze(1)
             for i in range(0, len(idx), batch_size):
                 b = idx[i:i + batch_size]
                 xa = attack(model, x[b], y[b])
-                robust[b] = _predict(model, xa, batch_size) == y[b]
+                robust[b] = predict(model, xa, batch_size) == y[b]
             k = int(robust.sum())
             lo, hi = wilson(k, len(y))
             rows.append({"model": model_id, "stage": attack.name, "attack": repr(attack),
                          "norm": attack.norm, "eps": attack.eps, "eps_label": eps_label(attack.eps),
                          "n": len(y), "clean_accuracy": clean, "robust_accuracy": k / len(y),
                          "ci_low": lo, "ci_high": hi, "seconds": time.perf_counter() - t0})
-    finally:
-        model.train(was_training)
     return pd.DataFrame(rows)
 
 
-def _checksum(x: torch.Tensor, y: torch.Tensor) -> str:
+def points_checksum(x: torch.Tensor, y: torch.Tensor) -> str:
     """A short fingerprint of the points, so a changed test set never reads old results."""
     h = hashlib.sha256()
     h.update(y.cpu().numpy().tobytes())

@@ -1,8 +1,8 @@
 """What each claim notebook trains and attacks, per profile: one table, so that the notebooks,
 `rethinkmmc report` and the scripts that pre-train a profile all ask for the same runs.
 
-A notebook calls :func:`runs` for a named group (``runs("quick", "robustness")``) and gets a
-dict of display name -> trained :class:`~rethinkmmc.runs.Run` (cached ones read from runs/).
+A notebook asks its context for a named group (``ctx.runs("robustness")``) and gets a dict of
+display name -> trained :class:`~rethinkmmc.runs.Run` (cached ones read from runs/).
 :func:`plan` lists the TrainConfigs without training, for `rethinkmmc report --prepare`.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .config import TrainConfig
 from .profiles import PROFILES, train_config
 
-__all__ = ["SETTINGS", "GROUPS", "settings", "configs", "plan", "runs"]
+__all__ = ["SETTINGS", "GROUPS", "settings", "configs", "plan"]
 
 # Per profile: the main dataset (robustness, density, features), the second dataset of the
 # uncertainty notebook (CIFAR models against MNIST there), evaluation sizes and eps lists.
@@ -121,15 +121,6 @@ def plan(profile: str, groups=None, **overrides: Any) -> list[TrainConfig]:
         for cfg in configs(profile, g, **overrides).values():
             seen.setdefault(cfg.key(), cfg)
     return list(seen.values())
-
-
-def runs(profile: str, group: str, runs_dir=None, data_root=None, progress: bool = False,
-         **overrides: Any) -> dict:
-    """Display name -> Run of `group`, training what runs/ does not hold yet."""
-    from .train import train  # noqa: PLC0415  (keeps `import rethinkmmc.experiments` light)
-
-    return {name: train(cfg, runs_dir=runs_dir, data_root=data_root, progress=progress)
-            for name, cfg in configs(profile, group, **overrides).items()}
 
 
 assert set(SETTINGS) == set(PROFILES), "experiments.SETTINGS and profiles.PROFILES disagree"

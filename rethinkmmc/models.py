@@ -184,10 +184,6 @@ class Classifier(nn.Module):
         with torch.autocast(device_type=z.device.type, enabled=False):
             return self.head(z)
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Alias of :meth:`forward`."""
-        return self(x)
-
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # A model built with mean=None holds a scalar placeholder; let it take
         # the shape of a checkpoint's real mean instead of failing on shape.

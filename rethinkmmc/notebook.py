@@ -8,7 +8,6 @@ notebook does not declare; :func:`start` fails, naming it, and checks every valu
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 import types
@@ -24,6 +23,7 @@ from . import data as D
 from .experiments import configs, settings
 from .profiles import PROFILES, THREADS
 from .runs import atomic_write_json, default_runs_dir
+from .torchutil import hardware
 
 __all__ = ["COMMON", "ParameterError", "Context", "start", "load_verdicts", "show_table"]
 
@@ -136,7 +136,7 @@ class Context:
             rows.append((f"data: {d}", D.DATASETS[d].notes))
         rows += [("data root", str(D.data_root(self.data_root))),
                  ("runs", str(self.runs_dir or default_runs_dir())),
-                 ("hardware", _hardware()), ("threads", str(torch.get_num_threads())),
+                 ("hardware", hardware()), ("threads", str(torch.get_num_threads())),
                  ("rethinkmmc", __version__), ("torch", torch.__version__),
                  ("python", platform.python_version()), ("started", self.started_at)]
         return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
@@ -164,7 +164,7 @@ class Context:
         shows them apart, outside what nbval compares."""
         rec = {"notebook": self.name, "profile": self.profile, "seeds": self.seeds,
                "volatile": bool(volatile),
-               "overrides": self.overrides, "hardware": _hardware(), "version": __version__,
+               "overrides": self.overrides, "hardware": hardware(), "version": __version__,
                "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                "seconds": round(self.elapsed(), 1), "rows": _records(table)}
         atomic_write_json(self.verdict_dir() / f"{self.name}.json", rec)
@@ -174,7 +174,7 @@ class Context:
         return time.perf_counter() - self.started
 
     def finish(self) -> str:
-        return f"{self.name}: {self.elapsed():.1f} s on {_hardware()} (profile {self.profile})"
+        return f"{self.name}: {self.elapsed():.1f} s on {hardware()} (profile {self.profile})"
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
@@ -185,14 +185,6 @@ def _records(table: pd.DataFrame) -> list[dict]:
     for row, m in zip(rows, margins):
         row["margin"] = None if m is None or m != m else float(m)
     return rows
-
-
-def _hardware() -> str:
-    import torch  # noqa: PLC0415
-
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"{platform.machine()} CPU ({os.cpu_count()} cores)"
 
 
 def start(name: str, ns: dict, **extra: Any) -> Context:

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .build import build_model, test_split
 from .config import TrainConfig
 
 __all__ = ["Run", "load_run", "default_runs_dir", "run_dir", "atomic_write_text",
@@ -108,8 +109,6 @@ class Run:
     @property
     def model(self) -> torch.nn.Module:
         if self._model is None:
-            from .train import build_model  # train imports runs
-
             ckpt = torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
             model = build_model(self.config, centers=ckpt["model"].get("head.centers"))
             model.load_state_dict(ckpt["model"])
@@ -117,8 +116,6 @@ class Run:
         return self._model
 
     def test_set(self, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        from .train import test_split
-
         return test_split(self.config, root)
 
     def __repr__(self) -> str:

@@ -78,8 +78,7 @@ def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], l
     adversarials of (x, y) crafted on it by each attack of ``attacks_for(source)`` (on all
     points, as ``attacks.craft``) are classified by every run of `runs` (Runs or bare models).
 
-    Unlike ``attacks.transfer_matrix`` (one attack for every source), a source may be attacked
-    under its own objective (e.g. ``adaptive_objective``), so the diagonal is each model's
+    Each source may be attacked under its own objective (e.g. ``adaptive_objective``), so the diagonal is each model's
     white-box result under the attack it is evaluated with elsewhere.
 
     With `store` and Runs only (anything with ``path`` and ``key``), each source's per-example
@@ -99,11 +98,10 @@ def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], l
     import json  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    import torch  # noqa: PLC0415
-
     from .attacks import craft  # noqa: PLC0415
-    from .evaluate import EVAL_VERSION, _checksum, eps_label, wilson  # noqa: PLC0415
+    from .evaluate import EVAL_VERSION, eps_label, points_checksum, wilson  # noqa: PLC0415
     from .runs import atomic_write_json  # noqa: PLC0415
+    from .torchutil import predict  # noqa: PLC0415
 
     if not runs:
         raise ValueError("runs: need at least one run")
@@ -116,17 +114,10 @@ def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], l
     models = {k: getattr(r, "model", r) for k, r in runs.items()}
     stored = store and all(hasattr(r, "path") and hasattr(r, "key") for r in runs.values())
     n = len(y)
-    points = {"n": n, "checksum": _checksum(x, y) if n else "", "batch_size": batch_size}
+    points = {"n": n, "checksum": points_checksum(x, y) if n else "", "batch_size": batch_size}
 
     def flags(model, xa):
-        was = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                return torch.cat([model(xa[i:i + batch_size]).argmax(1) == y[i:i + batch_size]
-                                  for i in range(0, n, batch_size)]).int().tolist() if n else []
-        finally:
-            model.train(was)
+        return (predict(model, xa, batch_size) == y).int().tolist() if n else []
 
     rows = []
     for src in sources:

@@ -11,10 +11,8 @@ its epoch checkpoint computes exactly what an uninterrupted run would.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,74 +22,21 @@ import torch.nn as nn
 
 from . import data as D
 from .attacks import pgd_linf
-from .centers import hierarchical_centers, mm_centers, random_centers
 from .config import TRAIN_VERSION, TrainConfig
-from .losses import make_head, make_loss
-from .models import Classifier, conv_kernels, make_trunk
+from .losses import make_loss
+from .build import build_model, make_centers, subset, test_split
+from .models import Classifier, conv_kernels
 from .profiles import THREADS
 from .runs import (Run, atomic_torch_save, atomic_write_json, run_dir, run_lock)
+from .torchutil import accuracy, default_device, eval_mode, hardware
 
-__all__ = ["train", "build_model", "make_centers", "test_split", "hardware", "TrainConfig"]
-
-
-def make_centers(cfg: TrainConfig, data_root=None) -> torch.Tensor | None:
-    """The fixed centers a center loss (MMC, MM-LDA) trains toward, or None."""
-    if cfg.loss not in ("mmc", "mmlda"):
-        return None
-    L = D.DATASETS[cfg.dataset].num_classes
-    if cfg.centers == "mm":
-        return mm_centers(L, cfg.feat_dim, cfg.c_mm)
-    if cfg.centers == "random":
-        return random_centers(L, cfg.feat_dim, cfg.c_mm, seed=cfg.seed)
-    sup = D.superclass_of_class(cfg.dataset, data_root)
-    if sup is None:
-        raise ValueError(f"centers: 'hierarchical' needs superclasses, which {cfg.dataset} lacks")
-    return hierarchical_centers(sup, cfg.feat_dim, cfg.c_mm, cfg.hmmc_c2)
+# build_model, make_centers, test_split (rethinkmmc.build), accuracy and hardware
+# (rethinkmmc.torchutil) stay importable from here: users' scripts name them as train's.
+__all__ = ["train", "build_model", "make_centers", "test_split", "accuracy", "hardware",
+           "test_loss", "make_optimizer", "TrainConfig"]
 
 
-def build_model(cfg: TrainConfig, mean: torch.Tensor | None = None,
-                centers: torch.Tensor | None = None, data_root=None) -> Classifier:
-    """The untrained model of `cfg`, initialised from cfg.seed.
-
-    MNIST-like (1-channel) inputs: the original's ResNet ("resnet_v2") sees them repeated to 3
-    channels, as the original feeds MNIST; the other architectures take 1 channel. Either way
-    the model's input, and so every attack, is the 1-channel [0, 1] image. `centers` (e.g.
-    from a checkpoint) replaces the centers of `cfg`.
-    """
-    spec = D.DATASETS[cfg.dataset]
-    c = spec.shape[0]
-    repeat = 3 if (cfg.arch == "resnet_v2" and c == 1) else 1
-    torch.manual_seed(cfg.seed)
-    trunk = make_trunk(cfg.arch, in_channels=c * repeat, feat_dim=cfg.feat_dim,
-                       depth_n=cfg.depth_n, width=cfg.width)
-    if centers is None:
-        centers = make_centers(cfg, data_root)
-    head = make_head(cfg.loss, cfg.feat_dim, spec.num_classes, centers, seed=cfg.seed)
-    if mean is None:
-        mean = torch.zeros(spec.shape)
-    return Classifier(trunk, head, mean=mean, repeat_channels=repeat)
-
-
-def _subset(x, y, n, seed):
-    if n is None or n >= len(y):
-        return x, y
-    idx = D.stratified_subset(y, n, seed)
-    return x[idx], y[idx]
-
-
-def test_split(cfg: TrainConfig, root=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The test examples a run is evaluated on (its seeded, stratified subset if it takes one)."""
-    x, y = D.load(cfg.dataset, "test", root)
-    return _subset(x, y, cfg.test_subset, cfg.seed)
-
-
-def hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-
-
-def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.wd_conv_only:
         decay_ids = {id(p) for p in conv_kernels(model)}
@@ -114,28 +59,13 @@ def _random_targets(y: torch.Tensor, num_classes: int, gen: torch.Generator) -> 
 
 def _adversarial(cfg, model, features_fn, loss_fn, x, y, num_classes, gen):
     """PGD on the training loss, in eval mode (BN running statistics fixed while attacking)."""
-    was_training = model.training
-    model.eval()
     if cfg.targeted_adv:
         t = _random_targets(y, num_classes, gen)
         objective = lambda xa: -loss_fn(features_fn(xa), t)  # noqa: E731  pull toward the target
     else:
         objective = lambda xa: loss_fn(features_fn(xa), y)  # noqa: E731
-    x_adv = pgd_linf(objective, x, cfg.adv_eps, cfg.adv_step, cfg.adv_steps, generator=gen)
-    model.train(was_training)
-    return x_adv
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
-    """Top-1 accuracy of `model` on (x, y), in eval mode, restoring the mode after."""
-    was = model.training
-    model.eval()
-    correct = 0
-    for i in range(0, len(y), batch_size):
-        correct += (model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
-    model.train(was)
-    return correct / max(len(y), 1)
+    with eval_mode(model):
+        return pgd_linf(objective, x, cfg.adv_eps, cfg.adv_step, cfg.adv_steps, generator=gen)
 
 
 @torch.no_grad()
@@ -147,13 +77,11 @@ def test_loss(run, data_root=None, batch_size: int = 500) -> float:
     x, y = run.test_set(data_root)
     loss_fn = make_loss(cfg.loss, model.head, center_lambda=cfg.center_lambda,
                         lgm_alpha=cfg.lgm_alpha, lgm_lambda=cfg.lgm_lambda)
-    was = model.training
-    model.eval()
     total = 0.0
-    for i in range(0, len(y), batch_size):
-        yb = y[i:i + batch_size]
-        total += loss_fn(model.features(x[i:i + batch_size]), yb).item() * len(yb)
-    model.train(was)
+    with eval_mode(model):
+        for i in range(0, len(y), batch_size):
+            yb = y[i:i + batch_size]
+            total += loss_fn(model.features(x[i:i + batch_size]), yb).item() * len(yb)
     return total / max(len(y), 1)
 
 
@@ -241,17 +169,17 @@ def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str |
 def _train_locked(cfg, out, data_root, device, progress, on_epoch_end):
     from tqdm.auto import tqdm
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = default_device(device)
     if cfg.profile in THREADS and device.type == "cpu":
         torch.set_num_threads(THREADS[cfg.profile])
     spec = D.DATASETS[cfg.dataset]
-    x_train, y_train = _subset(*D.load(cfg.dataset, "train", data_root), cfg.train_subset, cfg.seed)
+    x_train, y_train = subset(*D.load(cfg.dataset, "train", data_root), cfg.train_subset, cfg.seed)
     x_test, y_test = test_split(cfg, data_root)
     x_train, y_train = x_train.to(device), y_train.to(device)
     x_test, y_test = x_test.to(device), y_test.to(device)
 
     model = build_model(cfg, mean=x_train.mean(0).cpu(), data_root=data_root).to(device)
-    opt = _optimizer(cfg, model)
+    opt = make_optimizer(cfg, model)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.lr_gamma)
     loss_fn = make_loss(cfg.loss, model.head, cfg.center_lambda, cfg.lgm_alpha, cfg.lgm_lambda)
 

@@ -514,12 +514,6 @@ def test_batches_reproducible():
         next(D.batches(x, y, 0))
 
 
-def test_to_device():
-    x, y = torch.zeros(2, 1), torch.zeros(2, dtype=torch.long)
-    xd, yd = D.to_device(x, y, "cpu")
-    assert xd.device.type == yd.device.type == "cpu"
-
-
 # --------------------------------------------------------------------------------------------
 # real data, when laid out
 

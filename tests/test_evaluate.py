@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from rethinkmmc.attacks import FGSM, PGD
 from rethinkmmc.evaluate import eps_label, evaluate, wilson, worst_case

@@ -70,7 +70,7 @@ def test_feature_and_logit_shapes(arch, shape, in_ch, rep, kw):
     assert z.dtype == torch.float32
     out = model(x)
     assert out.shape == (4, 7)
-    assert torch.equal(model.logits(x), out)
+    assert torch.equal(model.head(z), out)
     assert model.feat_dim == 12
     assert model.num_classes == 7
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..torchutil import eval_mode
 from .objectives import OBJECTIVES, model_centers, needs_centers
 from .objectives import objective as make_objective
 
@@ -98,9 +99,7 @@ class Attack:
                  target: torch.Tensor | None = None) -> torch.Tensor:
         if self.uses_objective and needs_centers(self.objective_name):
             model_centers(model, self.objective_name)  # a clear error before any work
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             gen = torch.Generator(device=x.device).manual_seed(self.seed)
             x0 = x.detach().clone()
             if self.targeted and target is None:
@@ -108,8 +107,6 @@ class Attack:
             with torch.enable_grad():
                 x_adv = self.perturb(model, x0, y, target if self.targeted else None, gen)
             return x_adv.detach().clamp_(0, 1)
-        finally:
-            model.train(was_training)
 
     def targets(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The targets a targeted call draws for (x, y): the same generator, the same draws."""

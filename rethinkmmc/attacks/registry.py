@@ -15,11 +15,6 @@ ATTACKS: dict[str, type[Attack]] = {c.name: c for c in (FGSM, BIM, PGD, MIM, APG
                                                          CW, EAD, SPSA, GaussianNoise, Rotation)}
 
 
-def register(cls: type[Attack]) -> type[Attack]:
-    ATTACKS[cls.name] = cls
-    return cls
-
-
 def make_attack(name: str, **kwargs) -> Attack:
     """The attack `name` with `kwargs`; an argument the attack does not take is an error that
     names it (objective for a gradient-free attack, steps for FGSM, ...)."""
