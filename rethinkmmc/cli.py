@@ -31,7 +31,7 @@ def parse_number(text: str) -> float:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from .config import ARCH_NAMES, DATASET_NAMES, OPTIMIZERS, AUGMENTS
+    from .config import DATASET_NAMES
     from .losses import LOSSES
     from .profiles import profile_names
 
@@ -43,27 +43,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default="digits", choices=DATASET_NAMES)
     t.add_argument("--loss", nargs="+", default=["mmc"], choices=LOSSES,
                    help="one or more losses; several print a table before the JSON lines")
-    t.add_argument("--arch", choices=ARCH_NAMES)
-    t.add_argument("--depth-n", type=int)
-    t.add_argument("--feat-dim", type=int)
-    t.add_argument("--c-mm", type=parse_number)
-    t.add_argument("--centers", choices=("mm", "random", "hierarchical"))
-    t.add_argument("--hmmc-c2", type=parse_number)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--optimizer", choices=OPTIMIZERS)
-    t.add_argument("--lr", type=parse_number)
-    t.add_argument("--milestones", type=int, nargs="*")
-    t.add_argument("--weight-decay", type=parse_number)
-    t.add_argument("--augment", choices=AUGMENTS)
-    t.add_argument("--adv-train", action="store_true", default=None)
-    t.add_argument("--adv-eps", type=parse_number)
-    t.add_argument("--adv-step", type=parse_number)
-    t.add_argument("--adv-steps", type=int)
-    t.add_argument("--adv-targeted", choices=("yes", "no"))
-    t.add_argument("--adv-ratio", type=parse_number)
-    t.add_argument("--train-subset", type=int)
-    t.add_argument("--test-subset", type=int)
+    _add_override_flags(t)
     t.add_argument("--seed", type=int, nargs="+", default=[0])
     t.add_argument("--no-fast", action="store_true", help="switch off the CUDA fast path")
     t.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
@@ -109,23 +89,63 @@ def _build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_OVERRIDES = ("arch", "depth_n", "feat_dim", "c_mm", "centers", "hmmc_c2", "epochs",
-              "batch_size", "optimizer", "lr", "milestones", "weight_decay", "augment",
-              "adv_train", "adv_eps", "adv_step", "adv_steps", "adv_ratio", "train_subset",
-              "test_subset")
+# TrainConfig fields with flags of their own shape; every other field gets --<field-name>.
+_OWN_FLAGS = ("dataset", "loss", "seed", "profile", "fast")
+
+
+def _override_fields():
+    import dataclasses  # noqa: PLC0415
+
+    from .config import TrainConfig  # noqa: PLC0415
+
+    return [f for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FLAGS]
+
+
+def _add_override_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, derived from the dataclass, so that the CLI can set every
+    setting a config has (a new field gets its flag without touching this file)."""
+    from .centers import CENTER_KINDS  # noqa: PLC0415
+    from .config import ARCH_NAMES, AUGMENTS, OPTIMIZERS  # noqa: PLC0415
+
+    choices = {"arch": ARCH_NAMES, "centers": CENTER_KINDS, "optimizer": OPTIMIZERS,
+               "augment": AUGMENTS}
+    for f in _override_fields():
+        flag, kind = "--" + f.name.replace("_", "-"), str(f.type)
+        default = "default: the profile's"
+        if f.name in choices:
+            parser.add_argument(flag, choices=choices[f.name], help=default)
+        elif kind.startswith("bool") and f.default is False:
+            parser.add_argument(flag, action="store_true", default=None, help=default)
+        elif kind.startswith("bool"):
+            parser.add_argument(flag, choices=("yes", "no"), help=default)
+        elif kind.startswith("tuple"):
+            parser.add_argument(flag, type=int, nargs="*", help=default)
+        elif kind.startswith("int"):
+            parser.add_argument(flag, type=int, help=default)
+        elif kind.startswith("float"):
+            parser.add_argument(flag, type=parse_number, help=default)
+        else:  # pragma: no cover  (a field of a new type needs a flag shape here)
+            raise TypeError(f"cli: no flag shape for TrainConfig.{f.name} ({kind})")
+
+
+def _train_configs(args) -> list:
+    """The TrainConfigs a `train` command asks for: profile defaults, then the flags given."""
+    from .profiles import train_config  # noqa: PLC0415
+
+    overrides = {}
+    for f in _override_fields():
+        v = getattr(args, f.name)
+        overrides[f.name] = {"yes": True, "no": False}.get(v, v) if isinstance(v, str) else v
+    if args.no_fast:
+        overrides["fast"] = False
+    return [train_config(args.profile, args.dataset, loss, seed=seed, **overrides)
+            for loss in args.loss for seed in args.seed]
 
 
 def _train(args) -> int:
-    from .profiles import train_config
     from .train import train
 
-    overrides = {k: getattr(args, k) for k in _OVERRIDES}
-    if args.adv_targeted is not None:
-        overrides["adv_targeted"] = args.adv_targeted == "yes"
-    if args.no_fast:
-        overrides["fast"] = False
-    configs = [train_config(args.profile, args.dataset, loss, seed=seed, **overrides)
-               for loss in args.loss for seed in args.seed]
+    configs = _train_configs(args)
     results = []
     for cfg in configs:
         run = train(cfg, runs_dir=args.runs_dir, data_root=args.data_root, device=args.device,

@@ -58,3 +58,27 @@ def test_data_check(tmp_path):
     out = r.stdout
     assert "digits" in out and "present" in out.split("digits")[1].splitlines()[0]
     assert "missing" in out.split("mnist")[1].splitlines()[0]
+
+
+def test_every_trainconfig_field_has_a_flag_that_reaches_the_config():
+    import dataclasses
+
+    from rethinkmmc import TrainConfig
+    from rethinkmmc.cli import _OWN_FLAGS, _build_parser, _train_configs
+
+    p = _build_parser()
+    flags = {a.dest for a in p._subparsers._group_actions[0].choices["train"]._actions}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert fields - set(_OWN_FLAGS) <= flags
+    args = p.parse_args(["train", "--width", "8", "--momentum", "0.5", "--lr-gamma", "0.2",
+                         "--wd-conv-only", "no", "--center-lambda", "0.03", "--lgm-alpha",
+                         "0.2", "--lgm-lambda", "1/4", "--adv-targeted", "yes", "--milestones",
+                         "--seed", "1", "2", "--no-fast"])
+    cfgs = _train_configs(args)
+    assert [c.seed for c in cfgs] == [1, 2]
+    c = cfgs[0]
+    assert (c.width, c.momentum, c.lr_gamma, c.wd_conv_only, c.center_lambda, c.lgm_alpha,
+            c.lgm_lambda, c.adv_targeted, c.milestones, c.fast) == (
+        8, 0.5, 0.2, False, 0.03, 0.2, 0.25, True, (), False)
+    # a flag not given keeps the profile's value
+    assert _train_configs(p.parse_args(["train"]))[0].momentum == 0.9
