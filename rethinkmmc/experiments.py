@@ -7,98 +7,130 @@ display name -> trained :class:`~rethinkmmc.runs.Run` (cached ones read from run
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .config import TrainConfig
 from .profiles import PROFILES, train_config
 
-__all__ = ["SETTINGS", "GROUPS", "settings", "configs", "plan"]
+__all__ = ["Settings", "SETTINGS", "GROUPS", "settings", "configs", "plan"]
 
 # Per profile: the main dataset (robustness, density, features), the second dataset of the
 # uncertainty notebook (CIFAR models against MNIST there), evaluation sizes and eps lists.
 # MNIST budgets are the usual 0.1 / 0.2 / 0.3 (over 1); the original's 8/256 and 16/256 are
 # CIFAR budgets, far below what an MNIST model resists. UMAP (optional umap-learn) is off at
 # smoke: its first call compiles with numba for a minute, longer than the whole smoke notebook.
-SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": dict(dataset="digits", cifar=None, ood=("noise", "photos"), n=450, n_cw=100,
-                  n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
-                  eps_label_den=None, hmmc_dataset="digits", cmm_dataset="digits",
-                  cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=32, square_queries=300,
-                  cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
-                  umap=False),
-    "quick": dict(dataset="mnist", cifar="cifar10", ood=("fashion_mnist", "noise", "photos"),
-                  n=500, n_cw=100, n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
-                  eps_label_den=None, hmmc_dataset="cifar10", cmm_dataset="mnist",
-                  cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=64, square_queries=500,
-                  cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
-                  umap=True),
-    "paper": dict(dataset="cifar10", cifar="cifar10", ood=("mnist", "noise", "photos"),
-                  n=10000, n_cw=500, n_spsa=1000, eps=(4 / 256, 8 / 256, 16 / 256, 24 / 256,
-                                                       32 / 256),
-                  eps_main=(8 / 256, 16 / 256), eps_label_den=256, hmmc_dataset="cifar10",
-                  cmm_dataset="cifar10", cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=128,
-                  square_queries=5000, cw_steps=1000, cw_binary=9, density_k=(5, 10, 20, 50),
-                  extras=True, umap=True),
+@dataclass(frozen=True)
+class Settings:
+    """What a profile evaluates, read as attributes (``S.eps_main``): the datasets of each
+    claim, the number of test points and the budgets of every attack."""
+
+    dataset: str                      # robustness, density, features
+    cifar: str | None                 # the CIFAR models of 02 and 05 (None: digits only)
+    ood: tuple[str, ...]              # out-of-distribution sets of 05
+    n: int                            # test points per white-box evaluation
+    n_cw: int
+    n_spsa: int
+    eps: tuple[float, ...]            # the eps sweep
+    eps_main: tuple[float, ...]       # the budgets verdicts are computed at
+    eps_label_den: int | None
+    hmmc_dataset: str
+    cmm_dataset: str
+    cmm: tuple[float, ...]
+    spsa_steps: int
+    spsa_samples: int
+    square_queries: int
+    cw_steps: int
+    cw_binary: int
+    density_k: tuple[int, ...]
+    extras: bool                      # MM-LDA, center loss, L-GM beside SCE and MMC
+    umap: bool
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+SETTINGS: dict[str, Settings] = {
+    "smoke": Settings(dataset="digits", cifar=None, ood=("noise", "photos"), n=450, n_cw=100,
+                      n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
+                      eps_label_den=None, hmmc_dataset="digits", cmm_dataset="digits",
+                      cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=32, square_queries=300,
+                      cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
+                      umap=False),
+    "quick": Settings(dataset="mnist", cifar="cifar10", ood=("fashion_mnist", "noise", "photos"),
+                      n=500, n_cw=100, n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
+                      eps_label_den=None, hmmc_dataset="cifar10", cmm_dataset="mnist",
+                      cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=64, square_queries=500,
+                      cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
+                      umap=True),
+    "paper": Settings(dataset="cifar10", cifar="cifar10", ood=("mnist", "noise", "photos"),
+                      n=10000, n_cw=500, n_spsa=1000,
+                      eps=(4 / 256, 8 / 256, 16 / 256, 24 / 256, 32 / 256),
+                      eps_main=(8 / 256, 16 / 256), eps_label_den=256, hmmc_dataset="cifar10",
+                      cmm_dataset="cifar10", cmm=(1, 10, 50, 100), spsa_steps=10,
+                      spsa_samples=128, square_queries=5000, cw_steps=1000, cw_binary=9,
+                      density_k=(5, 10, 20, 50), extras=True, umap=True),
 }
 
 
-def settings(profile: str) -> dict[str, Any]:
+def settings(profile: str) -> Settings:
     if profile not in SETTINGS:
         raise ValueError(f"profile: unknown {profile!r} (allowed: {', '.join(SETTINGS)})")
-    return dict(SETTINGS[profile])
+    return SETTINGS[profile]
 
 
-def _robustness(p: str, s: dict) -> dict[str, TrainConfig]:
-    d = s["dataset"]
+def _robustness(p: str, s: Settings) -> dict[str, TrainConfig]:
+    d = s.dataset
     out = {"SCE": train_config(p, d, "sce"), "MMC-10": train_config(p, d, "mmc"),
            "AT-SCE": train_config(p, d, "sce", adv_train=True),
            "AT-MMC-10": train_config(p, d, "mmc", adv_train=True)}
-    if s["extras"]:
+    if s.extras:
         out.update({"MM-LDA": train_config(p, d, "mmlda"),
                     "Center": train_config(p, d, "center"),
                     "L-GM": train_config(p, d, "lgm")})
     return out
 
 
-def _standard(p: str, s: dict) -> dict[str, TrainConfig]:
-    return {"SCE": train_config(p, s["dataset"], "sce"),
-            "MMC-10": train_config(p, s["dataset"], "mmc")}
+def _standard(p: str, s: Settings) -> dict[str, TrainConfig]:
+    return {"SCE": train_config(p, s.dataset, "sce"),
+            "MMC-10": train_config(p, s.dataset, "mmc")}
 
 
-def _cifar(p: str, s: dict) -> dict[str, TrainConfig]:
-    if s["cifar"] is None:
+def _cifar(p: str, s: Settings) -> dict[str, TrainConfig]:
+    if s.cifar is None:
         return {}
-    return {"SCE": train_config(p, s["cifar"], "sce"), "MMC-10": train_config(p, s["cifar"], "mmc")}
+    return {"SCE": train_config(p, s.cifar, "sce"), "MMC-10": train_config(p, s.cifar, "mmc")}
 
 
-def _cmm(p: str, s: dict) -> dict[str, TrainConfig]:
-    return {f"MMC-{c:g}": train_config(p, s["cmm_dataset"], "mmc", c_mm=float(c))
-            for c in s["cmm"]}
+def _cmm(p: str, s: Settings) -> dict[str, TrainConfig]:
+    return {f"MMC-{c:g}": train_config(p, s.cmm_dataset, "mmc", c_mm=float(c))
+            for c in s.cmm}
 
 
-def _optimizers(p: str, s: dict) -> dict[str, TrainConfig]:
+def _optimizers(p: str, s: Settings) -> dict[str, TrainConfig]:
     # Adam and RMSProp at their usual lr 1e-3 (Keras' defaults, as the reproduction used), no
     # momentum for RMSProp; SGD with the profile's own settings.
-    d = s["dataset"]
+    d = s.dataset
     return {"SGD momentum": train_config(p, d, "mmc"),
             "Adam": train_config(p, d, "mmc", optimizer="adam", lr=1e-3),
             "RMSProp": train_config(p, d, "mmc", optimizer="rmsprop", lr=1e-3, momentum=0.0)}
 
 
-def _features2d(p: str, s: dict) -> dict[str, TrainConfig]:
-    d = s["dataset"]
+def _features2d(p: str, s: Settings) -> dict[str, TrainConfig]:
+    d = s.dataset
     return {"SCE 2-D": train_config(p, d, "sce", feat_dim=2),
             "MMC-10 2-D": train_config(p, d, "mmc", feat_dim=2)}
 
 
-def _hmmc(p: str, s: dict) -> dict[str, TrainConfig]:
-    d = s["hmmc_dataset"]
+def _hmmc(p: str, s: Settings) -> dict[str, TrainConfig]:
+    d = s.hmmc_dataset
     return {"MMC-10": train_config(p, d, "mmc"),
             "HMMC 10/1": train_config(p, d, "mmc", centers="hierarchical", c_mm=10.0,
                                       hmmc_c2=1.0)}
 
 
-GROUPS: dict[str, Callable[[str, dict], dict[str, TrainConfig]]] = {
+GROUPS: dict[str, Callable[[str, Settings], dict[str, TrainConfig]]] = {
     "robustness": _robustness, "standard": _standard, "cifar": _cifar, "cmm": _cmm,
     "optimizers": _optimizers, "features2d": _features2d, "hmmc": _hmmc,
 }

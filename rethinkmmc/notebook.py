@@ -7,6 +7,7 @@ notebook does not declare; :func:`start` fails, naming it, and checks every valu
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import time
@@ -20,7 +21,7 @@ import pandas as pd
 
 from . import __version__
 from . import data as D
-from .experiments import configs, settings
+from .experiments import Settings, configs, settings
 from .profiles import PROFILES, THREADS
 from .runs import atomic_write_json, default_runs_dir
 from .torchutil import hardware
@@ -96,12 +97,12 @@ class Context:
             raise AttributeError(key) from None
 
     @property
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> Settings:
         """The profile's evaluation settings (experiments.SETTINGS), with `n` and other
         notebook parameters of the same name on top."""
         s = settings(self.profile)
-        s.update({k: v for k, v in self.params.items() if k in s and v is not None})
-        return s
+        names = {f.name for f in dataclasses.fields(s)}
+        return s.replace(**{k: v for k, v in self.params.items() if k in names and v is not None})
 
     @property
     def seed(self) -> int:

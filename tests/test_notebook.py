@@ -1,5 +1,6 @@
 """The notebook machinery: parameter checks, verdict rules, the report runner's argument
 checks, and a real papermill run that fails on a wrong parameter."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -24,7 +25,9 @@ def ns(**kw):
 def test_start_accepts_defaults_and_extra_parameters(tmp_path):
     ctx = nb.start("x", ns(n=200, runs_dir=str(tmp_path)), n=None)
     assert ctx.profile == "smoke" and ctx.n == 200 and ctx.seed == 0
-    assert ctx.settings["dataset"] == "digits"
+    assert ctx.settings.dataset == "digits" and ctx.settings.n == 200
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.settings.n = 3
 
 
 @pytest.mark.parametrize("given, words", [

@@ -47,10 +47,10 @@ from rethinkmmc.train import test_loss
 
 ctx = nb.start("02_whitebox", globals(), n=None)
 S = ctx.settings
-N = ctx.n or S["n"]
+N = ctx.n or S.n
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["dataset"]] + ([S["cifar"]] if S["cifar"] else []))
+ctx.provenance([S.dataset] + ([S.cifar] if S.cifar else []))
 
 # %% [markdown]
 # ## The runs and their clean accuracy (full test split)
@@ -76,7 +76,7 @@ main = ["SCE", "MMC-10", "AT-SCE", "AT-MMC-10"]
 
 def suite(run):
     out = []
-    for eps in S["eps_main"]:
+    for eps in S.eps_main:
         for obj in ("ce", adaptive_objective(run)):
             out += paper_whitebox(eps, obj, seed=ctx.seed)
         out += strongest(eps, seed=ctx.seed)
@@ -85,7 +85,7 @@ def suite(run):
 
 def light(run):  # MM-LDA, center loss, L-GM: PGD-10 both ways and APGD-DLR
     out = []
-    for eps in S["eps_main"]:
+    for eps in S.eps_main:
         out += [a for obj in ("ce", adaptive_objective(run))
                 for a in paper_whitebox(eps, obj, steps=(10,), targeted=False, seed=ctx.seed)
                 if a.name == "pgd"]
@@ -119,7 +119,7 @@ nb.show_table(res[res["targeted"]].pivot_table(index=["eps_label", "objective"],
 # %%
 sweep = attack_table(
     {k: runs[k] for k in main},
-    lambda r: [a for e in S["eps"] for o in ("ce", adaptive_objective(r))
+    lambda r: [a for e in S.eps for o in ("ce", adaptive_objective(r))
                for a in paper_whitebox(e, o, steps=(10,), targeted=False, seed=ctx.seed)
                if a.name == "pgd"], n=N, seed=ctx.seed, progress=ctx.progress, worst=False)
 sweep["objective"] = sweep["objective"].map(lambda o: "CE" if o == "ce" else "adaptive")
@@ -135,9 +135,9 @@ ctx.show(fig, "pgd-eps-sweep")
 
 # %%
 cw = attack_table({k: runs[k] for k in main},
-                  lambda r: [CW(binary_steps=S["cw_binary"], steps=S["cw_steps"], seed=ctx.seed)],
-                  n=S["n_cw"], seed=ctx.seed, progress=ctx.progress, worst=False)
-cw["setting"] = f"{S['cw_binary']} binary steps x {S['cw_steps']} iterations, lr 5e-3, c0 0.01"
+                  lambda r: [CW(binary_steps=S.cw_binary, steps=S.cw_steps, seed=ctx.seed)],
+                  n=S.n_cw, seed=ctx.seed, progress=ctx.progress, worst=False)
+cw["setting"] = f"{S.cw_binary} binary steps x {S.cw_steps} iterations, lr 5e-3, c0 0.01"
 nb.show_table(cw[["run", "n", "clean_accuracy", "robust_accuracy", "median_dist", "mean_dist",
                   "setting"]])
 
@@ -164,7 +164,7 @@ print("\n".join(msgs) if msgs else "no warnings")
 
 # %%
 cifar = None
-if S["cifar"]:
+if S.cifar:
     cruns = ctx.runs("cifar")
     cifar = attack_table(cruns, lambda r: [
         a for o in ("ce", adaptive_objective(r))
@@ -181,7 +181,7 @@ else:
 # ## Verdict
 
 # %%
-e0 = S["eps_main"][0]
+e0 = S.eps_main[0]
 
 
 def acc(run, attack, objective=None, eps=e0, frame=res):
@@ -193,7 +193,7 @@ def acc(run, attack, objective=None, eps=e0, frame=res):
 
 
 rows = []
-for e in S["eps_main"]:
+for e in S.eps_main:
     label = res[res["eps"] == e]["eps_label"].iloc[0]
     a, aci = acc("MMC-10", "pgd-10", "ce", e)
     b, bci = acc("SCE", "pgd-10", "ce", e)
@@ -205,7 +205,7 @@ for e in S["eps_main"]:
     a, aci = acc("MMC-10", "worst case", eps=e)
     b, bci = acc("SCE", "worst case", eps=e)
     rows.append(V.Verdict("MMC's robustness survives adaptive and stronger attacks",
-                          f"worst case over {len(suite(runs['MMC-10'])) // len(S['eps_main'])} "
+                          f"worst case over {len(suite(runs['MMC-10'])) // len(S.eps_main)} "
                           f"attacks at {label}, n={N}",
                           "AutoAttack on an independent MMC: 0.00% (MTandHJ)",
                           f"MMC {a:.3f} vs SCE {b:.3f}",

@@ -56,11 +56,11 @@ from rethinkmmc.suites import adaptive_objective, attack_table, paper_whitebox, 
 
 ctx = nb.start("03_blackbox", globals(), n=None)
 S = ctx.settings
-N = ctx.n or S["n"]
+N = ctx.n or S.n
 TOLERANCE = 1.0  # points: the gradient-masking check's tolerance (rethinkmmc.checks default)
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["dataset"]])
+ctx.provenance([S.dataset])
 
 # %% [markdown]
 # ## The runs, the points and the budgets
@@ -78,23 +78,23 @@ nb.show_table(pd.DataFrame([
     {"what": "transfer: points (seeded, class-stratified)", "value": f"{len(ys)} of {len(y)}"},
     {"what": "transfer: attacks", "value": "PGD-10 (random start) and MIM-10, step 2.5 eps / 10, "
                                            "each source under its adaptive objective"},
-    {"what": "SPSA", "value": f"{S['spsa_steps']} steps, {S['spsa_samples']} samples, lr 0.01, "
-                              f"delta 0.01, C&W margin, n={S['n_spsa']} (original: 10, 128, "
+    {"what": "SPSA", "value": f"{S.spsa_steps} steps, {S.spsa_samples} samples, lr 0.01, "
+                              f"delta 0.01, C&W margin, n={S.n_spsa} (original: 10, 128, "
                               "0.01, 0.01, n=1000)"},
-    {"what": "Square", "value": f"{S['square_queries']} queries, p_init 0.8, n={S['n_spsa']} "
+    {"what": "Square", "value": f"{S.square_queries} queries, p_init 0.8, n={S.n_spsa} "
                                 "(paper: 10,000 queries)"},
 ]).set_index("what"))
 
 
 # %%
 def whitebox(run):  # the PGD-10 (adaptive) that notebook 02 stores, at each main eps
-    return [a for e in S["eps_main"]
+    return [a for e in S.eps_main
             for a in paper_whitebox(e, adaptive_objective(run), steps=(10,), targeted=False,
                                     seed=ctx.seed) if a.name == "pgd"]
 
 
 def crafted(run):  # the transfer attacks a source crafts with
-    return [a for e in S["eps_main"]
+    return [a for e in S.eps_main
             for a in paper_whitebox(e, adaptive_objective(run), steps=(10,), targeted=False,
                                     seed=ctx.seed) if a.name in ("pgd", "mim")]
 
@@ -124,13 +124,13 @@ for i, ((label, name), g) in enumerate(trans.groupby(["eps_label", "attack name"
 
 # %%
 def blackbox(run):
-    return [a for e in S["eps_main"] for a in (
-        SPSA(e, steps=S["spsa_steps"], lr=0.01, delta=0.01, samples=S["spsa_samples"],
+    return [a for e in S.eps_main for a in (
+        SPSA(e, steps=S.spsa_steps, lr=0.01, delta=0.01, samples=S.spsa_samples,
              seed=ctx.seed),
-        Square(e, n_queries=S["square_queries"], seed=ctx.seed))] + whitebox(run)
+        Square(e, n_queries=S.square_queries, seed=ctx.seed))] + whitebox(run)
 
 
-bb = attack_table(runs, blackbox, n=S["n_spsa"], seed=ctx.seed, progress=ctx.progress,
+bb = attack_table(runs, blackbox, n=S.n_spsa, seed=ctx.seed, progress=ctx.progress,
                   data=data)
 bb["attack name"] = bb["attack"].map({"spsa": "SPSA", "square": "Square",
                                       "pgd": "PGD-10 (adaptive, white-box)",
@@ -166,7 +166,7 @@ def as_checked(df, points):  # evaluate rows -> the rows rethinkmmc.checks reads
 frames = [pd.concat([as_checked(wb, f"transfer points (n={len(ys)})"),
                      trans[trans["kind"] == "transfer"].assign(
                          points=f"transfer points (n={len(ys)})")], ignore_index=True),
-          as_checked(bb, f"black-box points (n={S['n_spsa']})")]
+          as_checked(bb, f"black-box points (n={S.n_spsa})")]
 gaps = []
 for f in frames:
     for (model, eps), g in f.groupby(["model", "eps"], sort=False):
@@ -196,16 +196,16 @@ def row(frame, **sel):
 
 
 rows = []
-for e in S["eps_main"]:
+for e in S.eps_main:
     a, aci, label = row(bb, run="MMC-10", attack="spsa", eps=e)
     b, bci, _ = row(bb, run="SCE", attack="spsa", eps=e)
     rows.append(V.Verdict("MMC resists black-box attacks better than SCE",
-                          f"SPSA accuracy at {label}, n={S['n_spsa']}, {S['spsa_samples']} "
-                          f"samples x {S['spsa_steps']} steps",
+                          f"SPSA accuracy at {label}, n={S.n_spsa}, {S.spsa_samples} "
+                          f"samples x {S.spsa_steps} steps",
                           "paper Sec. 5.2: MMC above SCE under SPSA (tables not read offline)",
                           f"MMC {a:.3f} vs SCE {b:.3f}",
                           *V.improves(a, b, aci, bci, ("MMC", "SCE"), 0.05)))
-for e in S["eps_main"]:
+for e in S.eps_main:
     a, aci, label = row(trans, source="SCE", target="MMC-10", method="pgd", eps=e)
     b, bci, _ = row(trans, source="SCE", target="SCE", method="pgd", eps=e)
     rows.append(V.Verdict("Transfer adversarials from SCE hurt MMC less than they hurt SCE",

@@ -39,14 +39,14 @@ from rethinkmmc.suites import attack_table
 
 ctx = nb.start("04_corruptions", globals(), n=None)
 S = ctx.settings
-N = ctx.n or S["n"]
+N = ctx.n or S.n
 NOISE_STD = 0.05        # the original's settings
 ROTATION_DEGREES = 30.0
 STDS = (0.02, 0.05, 0.1, 0.2, 0.3)
 DEGREES = (10.0, 20.0, 30.0, 45.0, 60.0)
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["dataset"]])
+ctx.provenance([S.dataset])
 
 # %% [markdown]
 # ## The runs and their accuracy on the clean points

@@ -59,18 +59,18 @@ from rethinkmmc.suites import adaptive_objective
 
 ctx = nb.start("05_uncertainty", globals(), n=None)
 S = ctx.settings
-N = ctx.n or S["n"]
-CIFAR = S["cifar"] if S["cifar"] and S["cifar"] != S["dataset"] else None
+N = ctx.n or S.n
+CIFAR = S.cifar if S.cifar and S.cifar != S.dataset else None
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["dataset"]] + [d for d in S["ood"] if d in D.DATASETS]
+ctx.provenance([S.dataset] + [d for d in S.ood if d in D.DATASETS]
                + ([CIFAR, "mnist"] if CIFAR else []))
 
 # %% [markdown]
 # ## The runs
 
 # %%
-groups = {S["dataset"]: ctx.runs("standard")}
+groups = {S.dataset: ctx.runs("standard")}
 if CIFAR:
     groups[CIFAR] = ctx.runs("cifar")
 nb.show_table(pd.DataFrame([{"data": d, "run": k, "loss": r.config.loss,
@@ -132,7 +132,7 @@ def model_scores(run, x):
     return A.scores(A.embed(run.model, x)[1], run.model.centers is not None)
 
 
-OOD = {S["dataset"]: list(S["ood"])}
+OOD = {S.dataset: list(S.ood)}
 if CIFAR:
     OOD[CIFAR] = ["mnist", "noise"]
 inputs, ins = {}, {}
@@ -190,7 +190,7 @@ table3
 def adversarials(run, x, y):
     """PGD-10 at the first main eps, adaptive objective, on the clean-correct points; the
     successful adversarials and the counts."""
-    e = S["eps_main"][0]
+    e = S.eps_main[0]
     attack = PGD(e, steps=10, step_size=2.5 * e / 10, objective=adaptive_objective(run),
                  seed=ctx.seed)
     with torch.no_grad():
@@ -208,11 +208,11 @@ for d, rs in groups.items():
         name = f"{k} ({d})"
         clean[name] = model_scores(r, ins[d][0])
         outs[name] = {o: model_scores(r, x) for o, x in inputs[d].items()}
-        if d == S["dataset"]:
+        if d == S.dataset:
             xa, n_ok, n_fool = adversarials(r, *ins[d])
             adv_counts[name] = (n_ok, n_fool)
             if n_fool:
-                outs[name][f"PGD-10 {eps_label(S['eps_main'][0])} adversarial"] = \
+                outs[name][f"PGD-10 {eps_label(S.eps_main[0])} adversarial"] = \
                     model_scores(r, xa)
 det = A.detection_table(clean, outs)
 det["n_out"] = [len(outs[m][o][s]) for m, o, s in zip(det["model"], det["out_data"],
@@ -247,7 +247,7 @@ nb.show_table(compare[["model", "out_data", "score", "n_out", "auroc", "ci_low",
 # in-distribution).
 
 # %%
-d0 = S["dataset"]
+d0 = S.dataset
 panels = {}
 for k, r in groups[d0].items():
     name, s = f"{k} ({d0})", MAIN[k]
@@ -272,13 +272,13 @@ for d in groups:
             f"MMC {a['auroc']:.3f} vs SCE {b['auroc']:.3f}",
             *V.greater(a["auroc"], b["auroc"], (a["ci_low"], a["ci_high"]),
                        (b["ci_low"], b["ci_high"]), ("MMC AUROC", "SCE AUROC"))))
-adv = f"PGD-10 {eps_label(S['eps_main'][0])} adversarial"
+adv = f"PGD-10 {eps_label(S.eps_main[0])} adversarial"
 a = pick(f"MMC-10 ({d0})", adv)
 n_ok, n_fool = adv_counts[f"MMC-10 ({d0})"]
 rows.append(V.Verdict(
     "Adversarial examples are detectable by MMC's distance score",
     f"AUROC, {d0} test vs successful PGD-10 adaptive adversarials at "
-    f"{eps_label(S['eps_main'][0])} ({n_fool} of {n_ok})",
+    f"{eps_label(S.eps_main[0])} ({n_fool} of {n_ok})",
     "paper: the MMC loss value flags adversarial inputs",
     "no adversarial succeeded" if a is None else f"MMC {a['auroc']:.3f}",
     *(V.at_least(float("nan"), 0.9, what="AUROC") if a is None else

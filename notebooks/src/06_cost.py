@@ -62,7 +62,7 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 THREADS = 1 if DEVICE == "cpu" else None
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["dataset"]])
+ctx.provenance([S.dataset])
 
 # %% [markdown]
 # ## What is timed
@@ -162,7 +162,7 @@ nb.show_table(secs)
 hist = pd.DataFrame([{"optimizer": k, "epoch": h["epoch"], "test accuracy": h["test_accuracy"]}
                      for k, r in opt_runs.items() for h in r.history])
 fig = plots.lines(hist, x="epoch", y="test accuracy", hue="optimizer", ci=None,
-                  title=f"MMC-10 on {S['dataset']} by optimizer")
+                  title=f"MMC-10 on {S.dataset} by optimizer")
 ctx.show(fig, "optimizers")
 
 # %% [markdown]
@@ -191,7 +191,7 @@ o = opt.set_index("optimizer")
 acc = o["test accuracy"].to_dict()
 ci = {k: (o.loc[k, "ci_low"], o.loc[k, "ci_high"]) for k in o.index}
 vrows.append(V.Verdict("SGD momentum is the best optimizer for MMC",
-                       f"test accuracy of MMC-10 on {S['dataset']} by optimizer, "
+                       f"test accuracy of MMC-10 on {S.dataset} by optimizer, "
                        f"n={int(o['n_test'].iloc[0])}, 95% Wilson intervals",
                        "reproduction Table 2: SGD 99.69%, Adam 99.53%, RMSProp 99.40% "
                        "(MNIST, 50 epochs)",

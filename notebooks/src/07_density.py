@@ -43,7 +43,7 @@ ctx = nb.start("07_density", globals())
 S = ctx.settings
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["dataset"]])
+ctx.provenance([S.dataset])
 
 # %% [markdown]
 # ## Test-set features of the 'standard' runs
@@ -55,9 +55,9 @@ for k, r in runs.items():
     x, y = r.test_set(ctx.data_root)
     feats[k] = (A.embed(r.model, x)[0], y)
 smallest = min(int(np.bincount(y.numpy()).min()) for _, y in feats.values())
-ks = [k for k in S["density_k"] if k < smallest]
-skipped = [k for k in S["density_k"] if k >= smallest]
-print(f"{S['dataset']} test set: {len(y)} points, smallest class {smallest}; k used: "
+ks = [k for k in S.density_k if k < smallest]
+skipped = [k for k in S.density_k if k >= smallest]
+print(f"{S.dataset} test set: {len(y)} points, smallest class {smallest}; k used: "
       f"{', '.join(map(str, ks))}"
       + (f"; skipped (a class has <= k points): {', '.join(map(str, skipped))}" if skipped
          else ""))
@@ -122,7 +122,7 @@ why = ("MMC / SCE median normalised radius: "
           V.OPEN: " (depends on k)"}[outcome.verdict])
 rows = [V.Verdict("MMC induces a higher sample density in feature space than SCE",
                   "median k-NN radius within the class / mean distance between class means, "
-                  f"{S['dataset']} test features, k in {ks}",
+                  f"{S.dataset} test features, k in {ks}",
                   "paper: density ~ N_k (MMC) vs ~ N/L^2 (SCE); no measured density",
                   "; ".join(f"k={k}: {words[d.verdict]} ({norm.loc[k, 'MMC-10']:.3g} vs "
                             f"{norm.loc[k, 'SCE']:.3g})" for k, d in per_k.items()),

@@ -48,11 +48,11 @@ from rethinkmmc.evaluate import wilson
 
 ctx = nb.start("08_features", globals(), n=None)
 S = ctx.settings
-N = ctx.n or min(S["n"], 2000)  # points projected by Isomap / PCA (Isomap is O(n^2))
-NAMES = list(D.DATASETS[S["dataset"]].classes)
+N = ctx.n or min(S.n, 2000)  # points projected by Isomap / PCA (Isomap is O(n^2))
+NAMES = list(D.DATASETS[S.dataset].classes)
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["dataset"]])
+ctx.provenance([S.dataset])
 
 # %% [markdown]
 # ## (a) 2-D features (the reproduction's Figure 2)
@@ -100,7 +100,7 @@ def nn_same_class(xy, y):
 
 
 methods = ["isomap", "pca"]
-if ctx.settings["umap"]:
+if ctx.settings.umap:
     try:
         import umap  # noqa: F401
 

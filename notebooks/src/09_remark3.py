@@ -42,17 +42,17 @@ from rethinkmmc.evaluate import wilson
 
 ctx = nb.start("09_remark3", globals())
 S = ctx.settings
-CIFAR = S["cifar"] if S["cifar"] and S["cifar"] != S["dataset"] else None
+CIFAR = S.cifar if S.cifar and S.cifar != S.dataset else None
 KS = (1, 2, 3, 4, 5)
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["dataset"]] + ([CIFAR] if CIFAR else []))
+ctx.provenance([S.dataset] + ([CIFAR] if CIFAR else []))
 
 # %% [markdown]
 # ## The SCE runs and their test-set logits
 
 # %%
-runs = {S["dataset"]: ctx.runs("standard")["SCE"]}
+runs = {S.dataset: ctx.runs("standard")["SCE"]}
 if CIFAR:
     runs[CIFAR] = ctx.runs("cifar")["SCE"]
 logits = {}

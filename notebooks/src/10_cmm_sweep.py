@@ -46,7 +46,7 @@ ctx = nb.start("10_cmm_sweep", globals())
 S = ctx.settings
 
 # %% tags=["nbval-ignore-output"]
-ctx.provenance([S["cmm_dataset"]])
+ctx.provenance([S.cmm_dataset])
 
 # %% [markdown]
 # ## The runs: MMC on the profile's C_MM dataset, one run per C_MM
@@ -79,8 +79,8 @@ for k, r in runs.items():
                  "status": "fails to train" if fails else "trains",
                  "reproduction (CIFAR-10)": REF.get(int(c_mm)) if c_mm == int(c_mm) else None})
 sweep = pd.DataFrame(rows)
-print(f"majority-class rate of the {S['cmm_dataset']} test split: {majority:.4f} "
-      f"(n = {len(y_test)}, {S['cmm_dataset']} at {ctx.profile}, {sweep['epochs'].max()} epochs; "
+print(f"majority-class rate of the {S.cmm_dataset} test split: {majority:.4f} "
+      f"(n = {len(y_test)}, {S.cmm_dataset} at {ctx.profile}, {sweep['epochs'].max()} epochs; "
       "the reference: CIFAR-10, 200 epochs)")
 nb.show_table(sweep, 4)
 
@@ -89,7 +89,7 @@ nb.show_table(sweep, 4)
 
 # %%
 curve = pd.concat([
-    sweep.assign(source=f"here ({S['cmm_dataset']})")[["source", "C_MM", "test accuracy",
+    sweep.assign(source=f"here ({S.cmm_dataset})")[["source", "C_MM", "test accuracy",
                                                         "ci_low", "ci_high"]],
     pd.DataFrame({"source": "reproduction (CIFAR-10)", "C_MM": [float(c) for c in REF],
                   "test accuracy": list(REF.values())}),
@@ -122,10 +122,10 @@ ctx.show(fig, "train-loss")
 L = 10
 geo = geometry_table({**{f"mm_centers, C_MM={c:g}": mm_centers(L, L, float(c),
                                                                  dtype=torch.float64)
-                         for c in S["cmm"]},
+                         for c in S.cmm},
                       **{f"reproduction generator, C_MM={c:g}":
                          torch.as_tensor(unit_mm_centers(L, "unsquared")) * float(c)
-                         for c in S["cmm"]}})
+                         for c in S.cmm}})
 nb.show_table(geo[["L", "c_mm", "norm_error", "inner_error", "min_angle_deg", "min_distance"]], 6)
 
 # %% [markdown]
@@ -140,7 +140,7 @@ best = V.all_of(V.greater(acc[10.0], acc[c], ci[10.0], ci[c], (name[10.0], name[
                 for c in sw.index if c != 10.0)
 n_test = int(sw["n_test"].iloc[0])
 rows = [V.Verdict("C_MM = 10 is the best value",
-                  f"MMC test accuracy on {S['cmm_dataset']} by C_MM, n={n_test}, "
+                  f"MMC test accuracy on {S.cmm_dataset} by C_MM, n={n_test}, "
                   "95% Wilson intervals",
                   "reproduction Table 4 (CIFAR-10, its generator's centers): 1: 92.16%, "
                   "10: 92.57%, 50: 68.92%, 100: 10%",

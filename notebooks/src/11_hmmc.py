@@ -46,7 +46,7 @@ WITH_SUPER = [k for k, s in D.DATASETS.items() if s.superclasses is not None or 
 if ctx.dataset is not None and ctx.dataset not in WITH_SUPER:
     raise nb.ParameterError(f"11_hmmc: parameter dataset={ctx.dataset!r} must be None or a "
                             f"dataset with superclasses (allowed: {', '.join(WITH_SUPER)})")
-DS = ctx.dataset or S["hmmc_dataset"]
+DS = ctx.dataset or S.hmmc_dataset
 
 # %% tags=["nbval-ignore-output"]
 ctx.provenance([DS])
