@@ -285,6 +285,27 @@ def _read_idx_pair(name: str, split: str, root: Path) -> tuple[np.ndarray, np.nd
     return images, labels
 
 
+# What a CIFAR batch file may reference: numpy arrays and bytes, nothing else. Plain
+# pickle.load would call anything a crafted file names (os.system included).
+_CIFAR_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"),
+                  ("numpy.core.multiarray", "_reconstruct"),
+                  ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _CIFAR_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR batch file "
+                                     "(only numpy arrays, lists and bytes)")
+
+
+def load_cifar_batch(f) -> dict:
+    """A CIFAR batch file (pickled by Python 2, keys as bytes) read with a restricted
+    unpickler: a file that names any other code is refused, not run."""
+    return _CifarUnpickler(f, encoding="bytes").load()
+
+
 def _get(d: dict, key: str):
     """A pickled CIFAR batch's entry: keys are bytes with encoding='bytes', str otherwise."""
     if key.encode() in d:
@@ -301,7 +322,10 @@ def _read_cifar(name: str, split: str, root: Path
     for fname in _CIFAR_FILES[(name, split)]:
         path = folder / fname
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="bytes")  # the files were pickled by Python 2
+            try:
+                d = load_cifar_batch(f)
+            except pickle.UnpicklingError as e:
+                raise ValueError(f"{path}: {e}") from None
         try:
             data = np.asarray(_get(d, "data"), dtype=np.uint8)
             ys.append(np.asarray(_get(d, "labels" if name == "cifar10" else "fine_labels")))
@@ -475,7 +499,7 @@ def _count(name: str, split: str, root: Path) -> int:
     n = 0
     for fname in _CIFAR_FILES[(name, split)]:
         with open(folder / fname, "rb") as f:
-            n += len(_get(pickle.load(f, encoding="bytes"), key))
+            n += len(_get(load_cifar_batch(f), key))
     return n
 
 

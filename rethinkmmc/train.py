@@ -11,9 +11,11 @@ its epoch checkpoint computes exactly what an uninterrupted run would.
 """
 from __future__ import annotations
 
+import collections
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -166,6 +168,33 @@ def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str |
     return Run(out)
 
 
+def _checkpoint(path: Path, cfg: TrainConfig, device: torch.device) -> dict | None:
+    """The epoch checkpoint at `path` if it is this config's and loads as plain data; else None,
+    with the file moved aside (never deleted) and a warning: a checkpoint from another config
+    must not be resumed under this run's key, and a file that names code is not run
+    (weights_only; the scheduler's Counter of milestones is the one class allowed)."""
+    if not path.exists():
+        return None
+    try:
+        with torch.serialization.safe_globals([collections.Counter]):
+            ckpt = torch.load(path, map_location=device, weights_only=True)
+        stored = ckpt.get("config") if isinstance(ckpt, dict) else None
+        problem = (None if stored == cfg.to_dict() else
+                   "it holds no config" if stored is None else
+                   "it was written for another config (" + ", ".join(
+                       sorted(k for k in set(stored) | set(cfg.to_dict())
+                              if stored.get(k) != cfg.to_dict().get(k))) + " differ)")
+    except Exception as e:  # noqa: BLE001  (any unreadable file: set it aside, train afresh)
+        problem = f"it cannot be loaded as plain data ({type(e).__name__})"
+    if problem is None:
+        return ckpt
+    aside = path.with_name(f"checkpoint.rejected-{time.strftime('%Y%m%dT%H%M%S')}.pt")
+    os.replace(path, aside)
+    warnings.warn(f"checkpoint: {path} not resumed: {problem}; moved to {aside.name}, "
+                  "training from epoch 0", stacklevel=3)
+    return None
+
+
 def _train_locked(cfg, out, data_root, device, progress, on_epoch_end):
     from tqdm.auto import tqdm
 
@@ -188,8 +217,8 @@ def _train_locked(cfg, out, data_root, device, progress, on_epoch_end):
     history: list[dict] = []
     start_epoch = 0
     ckpt_path = out / "checkpoint.pt"
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+    ckpt = _checkpoint(ckpt_path, cfg, device)
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])

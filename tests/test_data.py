@@ -558,3 +558,28 @@ def test_superclass_of_class(tmp_path):
     assert all(sup[f] == c for f, c in zip(fine.tolist(), coarse.tolist()))
     with pytest.raises(ValueError, match="dataset"):
         D.superclass_of_class("imagenet")
+
+
+class _Payload:
+    """Unpickling this runs code: it would create `marker`."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path as _P
+        return (_P.touch, (_P(self.marker),))
+
+
+@pytest.mark.parametrize("file", ["test_batch", "data_batch_1"])
+def test_crafted_cifar_batch_is_refused_not_run(tmp_path, file):
+    root = tmp_path / "data"
+    write_cifar10(root)
+    marker = tmp_path / "pwned"
+    _pickle(root / "cifar-10-batches-py" / file,
+            {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1], b"x": _Payload(marker)})
+    split = "test" if file == "test_batch" else "train"
+    with pytest.raises(ValueError, match=f"{file}.*not allowed in a CIFAR batch"):
+        D.load("cifar10", split, root)
+    assert "not allowed" in D.check(root)["cifar10"]
+    assert not marker.exists()

@@ -157,3 +157,47 @@ def test_hierarchical_centers_follow_the_dataset_superclasses():
     assert torch.equal(build_model(cfg).centers, want.to(torch.float32))
     with pytest.raises(ValueError, match="hierarchical.*superclasses"):
         build_model(train_config("smoke", "mnist", "mmc", centers="hierarchical"))
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_planted_checkpoint_is_not_run_nor_resumed(tmp_path):
+    cfg = _smoke(epochs=3, milestones=())
+    clean = train(cfg, runs_dir=tmp_path / "a")
+    d = tmp_path / "b" / cfg.profile / cfg.key()
+    d.mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    torch.save({"model": {}, "config": cfg.to_dict(), "x": _Payload(marker)}, d / "checkpoint.pt")
+    with pytest.warns(UserWarning, match="not resumed: it cannot be loaded as plain data"):
+        run = train(cfg, runs_dir=tmp_path / "b")
+    assert not marker.exists()
+    assert [p.name.startswith("checkpoint.rejected-") for p in d.glob("checkpoint*")] == [True]
+    assert run.metrics["test_accuracy"] == clean.metrics["test_accuracy"]
+
+
+def test_checkpoint_of_another_config_is_set_aside(tmp_path):
+    """A checkpoint written for seed 1, planted in seed 0's folder: not resumed under seed 0's
+    key; seed 0 trains from epoch 0 to what an untouched run gives."""
+    a, b = _smoke(epochs=4, milestones=()), _smoke(epochs=4, milestones=(), seed=1)
+
+    def die(epoch, record):
+        if epoch == 2:
+            raise _Kill
+
+    with pytest.raises(_Kill):
+        train(b, runs_dir=tmp_path / "b", on_epoch_end=die)
+    da = tmp_path / "a" / a.profile / a.key()
+    da.mkdir(parents=True)
+    (tmp_path / "b" / b.profile / b.key() / "checkpoint.pt").rename(da / "checkpoint.pt")
+    seen = []
+    with pytest.warns(UserWarning, match=r"another config \(seed differ\)"):
+        run = train(a, runs_dir=tmp_path / "a", on_epoch_end=lambda e, r: seen.append(e))
+    assert seen == [1, 2, 3, 4]
+    assert run.metrics["test_accuracy"] == train(a, runs_dir=tmp_path / "c").metrics["test_accuracy"]
