@@ -180,7 +180,9 @@ def _evaluate(args) -> int:
     from .runs import load_run
 
     if args.n is not None and args.n < 1:
-        raise ValueError(f"n: must be >= 1, got {args.n}")
+        raise ValueError(f"--n: must be >= 1, got {args.n}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size: must be >= 1, got {args.batch_size}")
     kw = {"eps": args.eps, "targeted": args.targeted, "target_mode": args.target_mode,
           "seed": args.seed}
     for name in ("steps", "step_size", "restarts", "objective"):
@@ -217,17 +219,21 @@ def _param_value(text: str):
 
 
 def _report(args) -> int:
-    from .report import render
+    from .notebook import check_parameters
+    from .report import check, render
 
     params = {name: _param_value(value) for name, value in args.param}
     if "profile" in params or "figures_dir" in params:
         raise UsageError("-p profile / figures_dir: use --profile / --figures")
+    check(args.profile, args.only, params)  # every name and value, before anything runs
     if args.prepare:
         from .experiments import plan
         from .train import train
 
-        overrides = params.get("overrides") or {}
-        for seed in params.get("seeds") or [0]:
+        common = check_parameters("01_centers", {k: v for k, v in params.items()
+                                                 if k in ("seeds", "overrides", "profile")})
+        overrides = common["overrides"]
+        for seed in common["seeds"]:
             for cfg in plan(args.profile, seed=seed, **overrides):
                 run = train(cfg, runs_dir=params.get("runs_dir"), data_root=params.get("data_root"),
                             progress=not args.no_progress)

@@ -84,6 +84,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "feat_dim"):
             _int_at_least(name, getattr(self, name), 1)
         _int_at_least("adv_steps", self.adv_steps, 0)
+        _int_at_least("seed", self.seed, 0)  # as the notebooks' seeds parameter
         for name in ("depth_n", "width", "train_subset", "test_subset"):
             if getattr(self, name) is not None:
                 _int_at_least(name, getattr(self, name), 1)

@@ -26,7 +26,8 @@ from .profiles import PROFILES, THREADS
 from .runs import atomic_write_json, default_runs_dir
 from .torchutil import hardware
 
-__all__ = ["COMMON", "ParameterError", "Context", "start", "load_verdicts", "show_table"]
+__all__ = ["COMMON", "EXTRA", "IDENTITY", "ParameterError", "Context", "check_parameters",
+           "start", "load_verdicts", "show_table"]
 
 # The parameters every notebook takes, with their defaults (the smoke profile).
 COMMON: dict[str, Any] = dict(profile="smoke", data_root=None, runs_dir=None, seeds=[0],
@@ -65,11 +66,28 @@ def _check(name: str, value: Any, default: Any, nb: str) -> Any:
         if not isinstance(value, dict):
             raise ParameterError(f"{nb}: parameter overrides={value!r} must be a dict of "
                                  "TrainConfig fields")
+        named = sorted(set(value) & set(IDENTITY))
+        if named:
+            raise ParameterError(f"{nb}: parameter overrides may not set {', '.join(named)}: "
+                                 "they decide which run a row's label names (MMC-10, AT-SCE, "
+                                 "...); the notebook's groups set them (seeds: the seeds "
+                                 "parameter)")
     elif name in ("data_root", "runs_dir", "figures_dir"):
         if value is not None and not isinstance(value, str):
             raise ParameterError(f"{nb}: parameter {name}={value!r} must be a path (str) or None")
         if name == "data_root" and value is not None and not Path(value).is_dir():
             raise ParameterError(f"{nb}: parameter data_root={value!r} is not a directory")
+    elif name in _COUNTS:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ParameterError(f"{nb}: parameter {name}={value!r} must be an integer >= 1 "
+                                 f"or None ({_COUNTS[name]})")
+    elif name == "dataset":
+        from .config import DATASET_NAMES  # noqa: PLC0415
+
+        if value is not None and value not in DATASET_NAMES:
+            raise ParameterError(f"{nb}: parameter dataset={value!r} is not a dataset "
+                                 f"(allowed: {', '.join(DATASET_NAMES)}, or None)")
     elif default is not None:
         kind = (int, float) if isinstance(default, float) else type(default)
         if isinstance(value, bool) and not isinstance(default, bool):
@@ -78,6 +96,39 @@ def _check(name: str, value: Any, default: Any, nb: str) -> Any:
             raise ParameterError(f"{nb}: parameter {name}={value!r} must be of type "
                                  f"{type(default).__name__} like its default {default!r}")
     return value
+
+
+# Each notebook's own parameters beside COMMON, with their defaults: one declaration, read by
+# `start` inside the notebook and by `rethinkmmc report` before any kernel starts.
+EXTRA: dict[str, dict[str, Any]] = {
+    "01_centers": {}, "02_whitebox": {"n": None}, "03_blackbox": {"n": None},
+    "04_corruptions": {"n": None}, "05_uncertainty": {"n": None},
+    "06_cost": {"batches": None, "repeats": None}, "07_density": {}, "08_features": {"n": None},
+    "09_remark3": {}, "10_cmm_sweep": {}, "11_hmmc": {"dataset": None}, "99_index": {},
+}
+_COUNTS = {"n": "test points; None: the profile's", "batches": "batches timed per repeat",
+           "repeats": "timing repeats"}
+# TrainConfig fields an override may not change: a run's label (MMC-10, AT-SCE, SCE 2-D,
+# Adam, HMMC 10/1) says them, so changing them would put the label on another run.
+IDENTITY = ("dataset", "loss", "centers", "c_mm", "hmmc_c2", "adv_train", "feat_dim",
+            "optimizer", "seed", "profile")
+
+
+def check_parameters(name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter of notebook `name` (COMMON and EXTRA[name], defaults filled in), each
+    given value checked: name, type, range, and overrides against TrainConfig. Raises
+    ParameterError naming the first bad one. Nothing is trained or executed."""
+    allowed = {**COMMON, **EXTRA.get(name, {})}
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ParameterError(f"{name}: unknown parameter(s) {', '.join(unknown)} "
+                             f"(allowed: {', '.join(sorted(allowed))})")
+    params = {k: _check(k, given.get(k, v), v, name) for k, v in allowed.items()}
+    try:  # a bad override is a bad parameter: say so before any training
+        configs(params["profile"], "standard", **params["overrides"])
+    except (TypeError, ValueError) as e:
+        raise ParameterError(f"{name}: parameter overrides: {e}") from None
+    return params
 
 
 @dataclass
@@ -194,17 +245,13 @@ def start(name: str, ns: dict, **extra: Any) -> Context:
 
     Raises ParameterError naming any unknown parameter or bad value.
     """
-    allowed = {**COMMON, **extra}
-    given = _user_names(ns)
-    unknown = sorted(set(given) - set(allowed))
-    if unknown:
-        raise ParameterError(f"{name}: unknown parameter(s) {', '.join(unknown)} "
-                             f"(allowed: {', '.join(sorted(allowed))})")
-    params = {k: _check(k, given.get(k, v), v, name) for k, v in allowed.items()}
-    try:  # a bad override is a bad parameter: say so before any training
-        configs(params["profile"], "standard", **params["overrides"])
-    except (TypeError, ValueError) as e:
-        raise ParameterError(f"{name}: parameter overrides: {e}") from None
+    declared = EXTRA.get(name, {})
+    if extra and set(extra) != set(declared) and name in EXTRA:
+        raise ParameterError(f"{name}: its own parameters {sorted(extra)} differ from "
+                             f"notebook.EXTRA's {sorted(declared)}")
+    if name not in EXTRA:  # a notebook outside the report (tests, users' own)
+        EXTRA[name] = dict(extra)
+    params = check_parameters(name, _user_names(ns))
     threads = THREADS.get(params["profile"])
     if threads:
         import torch  # noqa: PLC0415

@@ -91,6 +91,32 @@ def _ipc_kernel():
                 km.shutdown_kernel(now=True)
 
 
+def check(profile: str, only: Sequence[str] | None = None,
+          parameters: dict[str, Any] | None = None) -> dict[Path, dict[str, Any]]:
+    """Check a report's arguments before anything trains or any kernel starts: the profile,
+    the notebooks, and each parameter's name (against every picked notebook's parameters cell)
+    and value (rethinkmmc.notebook.check_parameters: type, range, overrides). Returns each
+    notebook's declared parameters; raises ReportError naming the first bad one."""
+    from .notebook import EXTRA, ParameterError, check_parameters  # noqa: PLC0415
+
+    if profile not in PROFILES:
+        raise ReportError(f"profile: unknown {profile!r} (allowed: {', '.join(PROFILES)})")
+    params = dict(parameters or {})
+    declared_by = {}
+    for p in notebook_paths(only):
+        declared = declared_by[p] = notebook_parameters(p)
+        unknown = sorted(set(params) - set(declared))
+        if unknown:
+            raise ReportError(f"parameter: {', '.join(unknown)} is not a parameter of {p.stem} "
+                              f"(allowed: {', '.join(sorted(declared))})")
+        if p.stem in EXTRA:
+            try:
+                check_parameters(p.stem, {**params, "profile": profile})
+            except ParameterError as e:
+                raise ReportError(f"parameter: {e}") from None
+    return declared_by
+
+
 def render(profile: str = "smoke", only: Sequence[str] | None = None,
            out: str | Path | None = None, figures: str | Path | None = None,
            parameters: dict[str, Any] | None = None, html: bool = True,
@@ -105,21 +131,13 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
     # OpenMP threads that spin while they wait starve each other on a busy machine (the smoke
     # profile pins 2 threads): passive waiting gives the same results, 2-4x faster there.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if profile not in PROFILES:
-        raise ReportError(f"profile: unknown {profile!r} (allowed: {', '.join(PROFILES)})")
+    params = dict(parameters or {})
+    declared_by = check(profile, only, params)
     root = notebooks_dir().parent
     out = Path(out) if out else root / "reports" / profile
     if figures is not False:
         figures = Path(figures) if figures else root / "figures" / profile
-    paths = notebook_paths(only)
-    params = dict(parameters or {})
-    declared_by = {}
-    for p in paths:
-        declared = declared_by[p] = notebook_parameters(p)
-        unknown = sorted(set(params) - set(declared))
-        if unknown:
-            raise ReportError(f"parameter: {', '.join(unknown)} is not a parameter of {p.stem} "
-                              f"(allowed: {', '.join(sorted(declared))})")
+    paths = list(declared_by)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, str] = {}
     total = time.perf_counter()

@@ -37,6 +37,8 @@ def test_train_several_losses_prints_a_table(runs):
     (["train", "--c-mm", "-1"], "c_mm"),
     (["train", "--profile", "huge"], "--profile"),
     (["frobnicate"], "frobnicate"),
+    (["train", "--seed", "-1"], "seed"),
+    (["evaluate", "--run", "x", "--attack", "pgd", "--batch-size", "0"], "--batch-size"),
     (["train", "--dataset", "mnist", "--data-root", "/nonexistent/dir"], "/nonexistent/dir"),
 ])
 def test_bad_arguments_exit_2_with_one_line(runs, args, needle):

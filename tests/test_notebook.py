@@ -217,3 +217,36 @@ def test_committed_notebooks_match_their_sources():
         have = [(c["cell_type"], "".join(c["source"])) for c in committed["cells"]
                 if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
         assert have == want, f"{src.stem}: rebuild with scripts/build_notebooks.py and re-run"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--only", "04", "-p", "n", "true"], ["n=True", "integer >= 1"]),
+    (["--only", "04", "-p", "n", '"abc"'], ["n='abc'", "integer >= 1"]),
+    (["--only", "04", "-p", "n", "0"], ["n=0", "integer >= 1"]),
+    (["--prepare", "-p", "bogus", "1"], ["bogus", "not a parameter"]),
+    (["--prepare", "-p", "overrides", "notjson"], ["overrides='notjson'", "dict"]),
+    (["--prepare", "-p", "overrides", '{"bogus": 1}'], ["overrides", "bogus"]),
+    (["--prepare", "-p", "overrides", '{"loss": "sce"}'], ["overrides may not set loss"]),
+    (["--prepare", "-p", "overrides", '{"c_mm": 100}'], ["overrides may not set c_mm"]),
+    (["--prepare", "-p", "seeds", "[-1]"], ["seeds", "integers >= 0"]),
+    (["--only", "11", "-p", "dataset", '"imagenet"'], ["dataset='imagenet'", "allowed"]),
+    (["--only", "06", "-p", "repeats", "2.5"], ["repeats=2.5", "integer >= 1"]),
+])
+def test_report_refuses_bad_values_before_anything_runs(runs, args, words):
+    """One line, exit 2, and nothing trained (the store stays empty) nor rendered."""
+    out = runs.parent / "out"
+    r = subprocess.run([sys.executable, "-m", "rethinkmmc", "report", "--out", str(out),
+                        "--no-progress", *args], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for w in words:
+        assert w in lines[0]
+    assert not runs.exists() and not out.exists()
+
+
+def test_prepare_takes_a_single_seed_as_a_list():
+    params = nb.check_parameters("01_centers", {"seeds": 5})
+    assert params["seeds"] == [5] and params["overrides"] == {}
+    with pytest.raises(nb.ParameterError, match="its own parameters"):
+        nb.start("02_whitebox", ns(), m=3)
