@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -99,11 +100,9 @@ def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
     saving to `path` after every batch. Returns a record with per-example flags (1 = still
     correct on the true label), target hits for targeted attacks, L2/L1 sizes, seconds."""
     rec = None
-    if path is not None and path.exists():
-        rec = json.loads(path.read_text())
-        if rec.get("ident") != json.loads(json.dumps(ident, default=str)):
-            rec = None
     n = len(y)
+    if path is not None and path.exists():
+        rec = _stored_record(path, json.loads(json.dumps(ident, default=str)), n)
     if rec is None:
         rec = {"ident": ident, "n": n, "done": 0, "robust": [], "target_hit": [], "dist": [],
                "seconds": 0.0, "complete": False}
@@ -132,10 +131,50 @@ def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
         rec["done"] = min(start + batch_size, n)
         rec["seconds"] += time.perf_counter() - t0
         if path is not None:
-            atomic_write_json(path, rec)
+            atomic_write_json(path, seal(rec))
     rec["complete"] = True
     if path is not None:
-        atomic_write_json(path, rec)
+        atomic_write_json(path, seal(rec))
+    return rec
+
+
+def seal(rec: dict) -> dict:
+    """`rec` with the checksum of its per-example results (robust, target_hit, dist, done,
+    complete), which :func:`_stored_record` verifies before a stored result is used."""
+    rec["sha256"] = _record_sha(rec)
+    return rec
+
+
+def _record_sha(rec: dict) -> str:
+    blob = json.dumps([rec.get(k) for k in ("robust", "target_hit", "dist", "done", "complete")])
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _stored_record(path: Path, ident: dict, n: int) -> dict | None:
+    """The stored record at `path` if it is this evaluation's and intact; None (recompute)
+    otherwise, with a warning naming the file when it is damaged: a wrong length, a record
+    marked complete that is not, or results that do not match their checksum."""
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        warnings.warn(f"evaluation: {path} cannot be read ({e}); recomputing", stacklevel=3)
+        return None
+    if not isinstance(rec, dict) or rec.get("ident") != ident:
+        return None  # another evaluation's file (or an older version): not ours to use
+    done = rec.get("done")
+    lists = [rec.get(k) for k in ("robust", "target_hit", "dist")]
+    problem = None
+    if not isinstance(done, int) or not 0 <= done <= n or rec.get("n") != n:
+        problem = f"done {done!r} / n {rec.get('n')!r} do not fit {n} points"
+    elif any(not isinstance(v, list) or len(v) != done for v in lists):
+        problem = f"its lists do not hold {done} entries"
+    elif rec.get("complete") and done != n:
+        problem = f"it is marked complete with {done} of {n} points"
+    elif rec.get("sha256") != _record_sha(rec):
+        problem = "its results do not match their checksum"
+    if problem:
+        warnings.warn(f"evaluation: {path} is damaged ({problem}); recomputing", stacklevel=3)
+        return None
     return rec
 
 

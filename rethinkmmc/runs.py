@@ -8,6 +8,8 @@ training one key at once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import time
 import fcntl
 import json
 import os
@@ -21,11 +23,36 @@ from .build import build_model, test_split
 from .config import TrainConfig
 
 __all__ = ["Run", "load_run", "default_runs_dir", "run_dir", "atomic_write_text",
-           "atomic_write_json", "atomic_torch_save", "run_lock", "RunNotFoundError"]
+           "atomic_write_json", "atomic_torch_save", "run_lock", "RunNotFoundError",
+           "DamagedRunError", "file_sha256", "set_aside"]
 
 
 class RunNotFoundError(FileNotFoundError):
     pass
+
+
+class DamagedRunError(ValueError):
+    """A run folder whose files do not belong together: the message names the file."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_json(path: Path, kind: type):
+    """JSON of the expected kind from `path`, or DamagedRunError naming the file."""
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DamagedRunError(f"run: {path} cannot be read as JSON ({e})") from None
+    if not isinstance(obj, kind):
+        raise DamagedRunError(f"run: {path} holds a {type(obj).__name__}, not a "
+                              f"{kind.__name__}")
+    return obj
 
 
 def default_runs_dir() -> Path:
@@ -84,6 +111,20 @@ def run_lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def set_aside(path: Path) -> Path:
+    """Move a damaged run's files (all but its lock and checkpoints) into
+    `<run>/damaged-<time>/`, so that the run is no longer taken as done; nothing is deleted.
+    Returns that folder."""
+    aside = path / f"damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+    aside.mkdir()
+    first = [path / "metrics.json"] if (path / "metrics.json").exists() else []
+    rest = [p for p in sorted(path.iterdir()) if p.name not in (".lock", "metrics.json")
+            and not p.name.startswith(("checkpoint", "damaged-"))]
+    for p in first + rest:  # metrics.json first: the run stops counting as done at once
+        os.replace(p, aside / p.name)
+    return aside
+
+
 class Run:
     """A finished training run read from the store.
 
@@ -96,10 +137,34 @@ class Run:
         self.path = Path(path)
         if not (self.path / "metrics.json").exists():
             raise RunNotFoundError(f"run: {self.path} is not a finished run (no metrics.json)")
-        self.config = TrainConfig.from_dict(json.loads((self.path / "config.json").read_text()))
-        self.metrics: dict[str, Any] = json.loads((self.path / "metrics.json").read_text())
+        self.metrics: dict[str, Any] = _read_json(self.path / "metrics.json", dict)
+        try:
+            self.config = TrainConfig.from_dict(_read_json(self.path / "config.json", dict))
+        except (TypeError, ValueError) as e:
+            if isinstance(e, DamagedRunError):
+                raise
+            raise DamagedRunError(f"run: {self.path / 'config.json'} is not a TrainConfig: "
+                                  f"{e}") from None
         hist = self.path / "history.json"
-        self.history: list[dict[str, Any]] = json.loads(hist.read_text()) if hist.exists() else []
+        self.history: list[dict[str, Any]] = _read_json(hist, list) if hist.exists() else []
+        # The files must name this folder's run: a file copied in from another run (another
+        # seed, another config) is damage, not data.
+        key = self.config.key()
+        if key != self.path.name:
+            raise DamagedRunError(f"run: {self.path / 'config.json'} belongs to run {key}, "
+                                  f"not {self.path.name}")
+        if self.metrics.get("run") != self.path.name:
+            raise DamagedRunError(f"run: {self.path / 'metrics.json'} belongs to run "
+                                  f"{self.metrics.get('run')}, not {self.path.name}")
+        want = self.metrics.get("model_sha256")
+        if want is None:
+            raise DamagedRunError(f"run: {self.path / 'metrics.json'} holds no model_sha256 "
+                                  "(written by this store's own training)")
+        if not (self.path / "model.pt").is_file():
+            raise DamagedRunError(f"run: {self.path / 'model.pt'} is missing")
+        if file_sha256(self.path / "model.pt") != want:
+            raise DamagedRunError(f"run: {self.path / 'model.pt'} does not match the checksum "
+                                  "in metrics.json (another run's model, or damaged)")
         self._model = None
 
     @property

@@ -29,7 +29,8 @@ from .losses import make_loss
 from .build import build_model, make_centers, subset, test_split
 from .models import Classifier, conv_kernels
 from .profiles import THREADS
-from .runs import (Run, atomic_torch_save, atomic_write_json, run_dir, run_lock)
+from .runs import (DamagedRunError, Run, atomic_torch_save, atomic_write_json, file_sha256,
+                   run_dir, run_lock, set_aside)
 from .torchutil import accuracy, default_device, eval_mode, hardware
 
 # build_model, make_centers, test_split (rethinkmmc.build), accuracy and hardware
@@ -156,11 +157,18 @@ def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str |
     """
     out = run_dir(cfg, runs_dir)
     if (out / "metrics.json").exists():
-        return Run(out)
+        try:
+            return Run(out)
+        except DamagedRunError:
+            pass  # set aside and retrained below, under the lock
     threads = torch.get_num_threads()
     with run_lock(out):
         if (out / "metrics.json").exists():  # another process finished it while we waited
-            return Run(out)
+            try:
+                return Run(out)
+            except DamagedRunError as e:  # a damaged run is not done
+                aside = set_aside(out)
+                warnings.warn(f"{e}; its files moved to {aside}, retraining", stacklevel=2)
         try:
             _train_locked(cfg, out, data_root, device, progress, on_epoch_end)
         finally:
@@ -266,8 +274,10 @@ def _train_locked(cfg, out, data_root, device, progress, on_epoch_end):
         "torch": torch.__version__, "train_version": TRAIN_VERSION,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    # model.pt first, metrics.json last: metrics.json marks the run done.
+    # model.pt first, metrics.json last: metrics.json marks the run done and names the model
+    # file's checksum, which Run checks on every load.
     atomic_torch_save({"model": model.state_dict(), "config": cfg.to_dict()}, out / "model.pt")
+    metrics["model_sha256"] = file_sha256(out / "model.pt")
     atomic_write_json(out / "history.json", [_json_safe(h) for h in history])
     atomic_write_json(out / "metrics.json", _json_safe(metrics))
     if ckpt_path.exists():
