@@ -54,16 +54,20 @@ class _Kill(Exception):
     pass
 
 
-def test_interrupted_run_resumes_to_the_same_result(tmp_path):
-    cfg = _smoke(epochs=8, milestones=(5,))
-    whole = train(cfg, runs_dir=tmp_path / "a")
-
+def _interrupt(cfg, runs_dir, after_epoch):
+    """Train `cfg` and stop it after `after_epoch` epochs, leaving its checkpoint behind."""
     def die(epoch, record):
-        if epoch == 4:
+        if epoch == after_epoch:
             raise _Kill
 
     with pytest.raises(_Kill):
-        train(cfg, runs_dir=tmp_path / "b", on_epoch_end=die)
+        train(cfg, runs_dir=runs_dir, on_epoch_end=die)
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    cfg = _smoke(epochs=8, milestones=(5,))
+    whole = train(cfg, runs_dir=tmp_path / "a")
+    _interrupt(cfg, tmp_path / "b", after_epoch=4)
     d = tmp_path / "b" / cfg.profile / cfg.key()
     assert (d / "checkpoint.pt").exists() and not (d / "metrics.json").exists()
     with pytest.raises(FileNotFoundError):
@@ -186,13 +190,7 @@ def test_checkpoint_of_another_config_is_set_aside(tmp_path):
     """A checkpoint written for seed 1, planted in seed 0's folder: not resumed under seed 0's
     key; seed 0 trains from epoch 0 to what an untouched run gives."""
     a, b = _smoke(epochs=4, milestones=()), _smoke(epochs=4, milestones=(), seed=1)
-
-    def die(epoch, record):
-        if epoch == 2:
-            raise _Kill
-
-    with pytest.raises(_Kill):
-        train(b, runs_dir=tmp_path / "b", on_epoch_end=die)
+    _interrupt(b, tmp_path / "b", after_epoch=2)
     da = tmp_path / "a" / a.profile / a.key()
     da.mkdir(parents=True)
     (tmp_path / "b" / b.profile / b.key() / "checkpoint.pt").rename(da / "checkpoint.pt")
