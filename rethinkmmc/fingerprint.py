@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +29,26 @@ class Tolerances:
     """How far a cold re-computation may move from the reference.
 
     - ``accuracy_points``: a run's clean test accuracy, in test points (of ``n_test``);
-    - ``robust``: an attack's robust accuracy (absolute, on [0, 1]): attacks amplify small
-      differences between two trainings of one config;
+    - ``robust_z`` and ``robust_points``: an attack's robust accuracy p on n points may move by
+      ``robust_z`` binomial standard errors sqrt(p (1 - p) / n) of the reference's p, plus
+      ``robust_points`` points (the discreteness of small counts): attacks amplify the small
+      differences between two trainings of one config, most where few points survive;
     - ``wide``: a verdict must be equal where the reference's margin (the shift of its measured
       quantity that would change it, rethinkmmc.verdicts) is at least this.
+
+    Measured (ATEN_CPU_CAPABILITY=avx2 against the default dispatch, this 2-core CPU): the
+    largest clean moves were 8 test points (the 2-D-feature SCE run) and 7 (MM-LDA); the largest
+    robust moves 20 points at p = 0.12 (2.9 standard errors, MM-LDA under PGD) and 6 points at
+    p = 0.007 (3.5 standard errors, AT-SCE under FGSM), each within its allowance here.
     """
 
-    accuracy_points: int = 6
-    robust: float = 0.08
+    accuracy_points: int = 12
+    robust_z: float = 3.0
+    robust_points: int = 8
     wide: float = 0.1
+
+    def robust_allowance(self, p: float, n: int) -> float:
+        return self.robust_z * math.sqrt(max(p * (1 - p), 0.0) / n) + self.robust_points / n
 
 
 def _read(path: Path) -> Any:
@@ -96,9 +108,12 @@ def compare(reference: dict, other: dict, tol: Tolerances = Tolerances()) -> lis
             problems.append(f"evaluation {key}: missing")
         elif got["n"] != ref["n"]:
             problems.append(f"evaluation {key}: n {got['n']} vs reference {ref['n']}")
-        elif abs(got["robust_accuracy"] - ref["robust_accuracy"]) > tol.robust:
+        elif (abs(got["robust_accuracy"] - ref["robust_accuracy"])
+              > tol.robust_allowance(ref["robust_accuracy"], ref["n"])):
+            allowed = tol.robust_allowance(ref["robust_accuracy"], ref["n"])
             problems.append(f"evaluation {key}: robust accuracy {got['robust_accuracy']:.3f} vs "
-                            f"reference {ref['robust_accuracy']:.3f} (> {tol.robust})")
+                            f"reference {ref['robust_accuracy']:.3f} (more than {allowed:.3f} "
+                            f"apart on {ref['n']} points)")
     for nb, ref in reference["verdicts"].items():
         got = other["verdicts"].get(nb)
         if got is None:

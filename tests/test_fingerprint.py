@@ -6,7 +6,8 @@ import pytest
 from rethinkmmc import fingerprint as F
 
 
-def store(tmp_path, acc=0.98, robust=(1, 1, 0, 0), verdict="holds", margin=0.3, rows=1):
+def store(tmp_path, acc=0.98, robust=(1,) * 225 + (0,) * 225, verdict="holds", margin=0.3,
+          rows=1):
     run = tmp_path / "smoke" / "digits-sce-s0-abc"
     (run / "evaluations").mkdir(parents=True)
     (run / "metrics.json").write_text(json.dumps({"test_accuracy": acc, "n_test": 450}))
@@ -26,7 +27,7 @@ def test_summary_reads_runs_complete_evaluations_and_verdicts(tmp_path):
     s = store(tmp_path)
     assert s["runs"] == {"digits-sce-s0-abc": {"test_accuracy": 0.98, "n_test": 450,
                                                "diverged": False}}
-    assert s["evaluations"] == {"digits-sce-s0-abc/pgd-1": {"robust_accuracy": 0.5, "n": 4}}
+    assert s["evaluations"] == {"digits-sce-s0-abc/pgd-1": {"robust_accuracy": 0.5, "n": 450}}
     assert s["verdicts"]["02_x"]["rows"] == [{"row": "c0 | m", "verdict": "holds",
                                               "margin": 0.3}]
     with pytest.raises(FileNotFoundError, match="runs_dir: no quick store"):
@@ -35,11 +36,14 @@ def test_summary_reads_runs_complete_evaluations_and_verdicts(tmp_path):
 
 def test_compare_within_and_outside_tolerances(tmp_path):
     ref = store(tmp_path / "a")
-    assert F.compare(ref, store(tmp_path / "b", acc=0.98 + 6 / 450)) == []
-    out = F.compare(ref, store(tmp_path / "c", acc=0.98 - 7 / 450))
-    assert len(out) == 1 and "7 test points > 6" in out[0]
-    out = F.compare(ref, store(tmp_path / "d", robust=(1, 1, 1, 0)))
-    assert len(out) == 1 and "robust accuracy 0.750 vs reference 0.500" in out[0]
+    assert F.compare(ref, store(tmp_path / "b", acc=0.98 + 12 / 450)) == []
+    out = F.compare(ref, store(tmp_path / "c", acc=0.98 - 13 / 450))
+    assert len(out) == 1 and "13 test points > 12" in out[0]
+    # 0.5 on 450 points: 3 standard errors (0.0707) + 8 points (0.0178) = 0.0885 = 39.8 points
+    assert F.compare(ref, store(tmp_path / "d", robust=(1,) * 264 + (0,) * 186)) == []
+    out = F.compare(ref, store(tmp_path / "e", robust=(1,) * 265 + (0,) * 185))
+    assert len(out) == 1 and "robust accuracy 0.589 vs reference 0.500" in out[0]
+    assert "more than 0.088 apart on 450 points" in out[0]
 
 
 def test_compare_verdicts_where_the_margin_is_wide(tmp_path):
