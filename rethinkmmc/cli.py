@@ -230,8 +230,8 @@ def _report(args) -> int:
         from .experiments import plan
         from .train import train
 
-        common = check_parameters("01_centers", {k: v for k, v in params.items()
-                                                 if k in ("seeds", "overrides", "profile")})
+        given = {k: v for k, v in params.items() if k in ("seeds", "overrides")}
+        common = check_parameters("report --prepare", {**given, "profile": args.profile}, {})
         overrides = common["overrides"]
         for seed in common["seeds"]:
             for cfg in plan(args.profile, seed=seed, **overrides):

@@ -64,7 +64,7 @@ def _read(path: Path) -> Any:
 def summary(runs_dir: str | Path, profile: str = "smoke") -> dict[str, Any]:
     """The headline figures of the store `runs_dir`/`profile`, keyed so that two stores of
     the same code line up: runs by key, evaluations by run key and evaluation key, verdicts
-    by notebook and row (claim + measure)."""
+    by notebook and row (position + claim)."""
     root = Path(runs_dir) / profile
     if not root.is_dir():
         raise FileNotFoundError(f"runs_dir: no {profile} store at {root}")
@@ -72,8 +72,7 @@ def summary(runs_dir: str | Path, profile: str = "smoke") -> dict[str, Any]:
     evals: dict[str, Any] = {}
     for run in sorted(p for p in root.iterdir() if (p / "metrics.json").is_file()):
         m = _read(run / "metrics.json")
-        runs[run.name] = {"test_accuracy": m.get("test_accuracy"), "n_test": m.get("n_test"),
-                          "diverged": bool(m.get("diverged", False))}
+        runs[run.name] = {"test_accuracy": m.get("test_accuracy"), "n_test": m.get("n_test")}
         for e in sorted((run / "evaluations").glob("*.json")):
             rec = _read(e)
             if not rec.get("complete"):
@@ -103,10 +102,11 @@ def compare(reference: dict, other: dict, tol: Tolerances = Tolerances()) -> lis
             continue
         n, p = ref["n_test"] or 0, ref["test_accuracy"] or 0.0
         diff = abs((got["test_accuracy"] or 0.0) - p)
-        if n and diff > tol.allowance(p, n, tol.clean_points):
+        allowed = tol.allowance(p, n, tol.clean_points) if n else 0.0
+        if n and diff > allowed:
             problems.append(f"run {key}: test accuracy {got['test_accuracy']:.4f} vs reference "
                             f"{p:.4f} ({round(diff * n)} test points, more than "
-                            f"{tol.allowance(p, n, tol.clean_points) * n:.1f})")
+                            f"{allowed * n:.1f})")
     stable = {k for k, r in reference["runs"].items() if (r["test_accuracy"] or 0) >= tol.stable}
     for key, ref in reference["evaluations"].items():
         got = other["evaluations"].get(key)
@@ -116,10 +116,10 @@ def compare(reference: dict, other: dict, tol: Tolerances = Tolerances()) -> lis
             problems.append(f"evaluation {key}: n {got['n']} vs reference {ref['n']}")
         elif key.split("/")[0] in stable:
             p, n = ref["robust_accuracy"], ref["n"]
-            if abs(got["robust_accuracy"] - p) > tol.allowance(p, n, tol.robust_points):
+            allowed = tol.allowance(p, n, tol.robust_points)
+            if abs(got["robust_accuracy"] - p) > allowed:
                 problems.append(f"evaluation {key}: robust accuracy {got['robust_accuracy']:.3f}"
-                                f" vs reference {p:.3f} (more than "
-                                f"{tol.allowance(p, n, tol.robust_points):.3f} apart on {n} "
+                                f" vs reference {p:.3f} (more than {allowed:.3f} apart on {n} "
                                 "points)")
     for nb, ref in reference["verdicts"].items():
         got = other["verdicts"].get(nb)

@@ -114,11 +114,13 @@ IDENTITY = ("dataset", "loss", "centers", "c_mm", "hmmc_c2", "adv_train", "feat_
             "optimizer", "seed", "profile")
 
 
-def check_parameters(name: str, given: dict[str, Any]) -> dict[str, Any]:
-    """Every parameter of notebook `name` (COMMON and EXTRA[name], defaults filled in), each
-    given value checked: name, type, range, and overrides against TrainConfig. Raises
-    ParameterError naming the first bad one. Nothing is trained or executed."""
-    allowed = {**COMMON, **EXTRA.get(name, {})}
+def check_parameters(name: str, given: dict[str, Any],
+                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every parameter of notebook `name` (COMMON and its own, `extra` or else EXTRA[name],
+    defaults filled in), each given value checked: name, type, range, and overrides against
+    TrainConfig. Raises ParameterError naming the first bad one. Nothing is trained or
+    executed."""
+    allowed = {**COMMON, **(EXTRA.get(name, {}) if extra is None else extra)}
     unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise ParameterError(f"{name}: unknown parameter(s) {', '.join(unknown)} "
@@ -245,13 +247,11 @@ def start(name: str, ns: dict, **extra: Any) -> Context:
 
     Raises ParameterError naming any unknown parameter or bad value.
     """
-    declared = EXTRA.get(name, {})
-    if extra and set(extra) != set(declared) and name in EXTRA:
+    if name in EXTRA and extra and set(extra) != set(EXTRA[name]):
         raise ParameterError(f"{name}: its own parameters {sorted(extra)} differ from "
-                             f"notebook.EXTRA's {sorted(declared)}")
-    if name not in EXTRA:  # a notebook outside the report (tests, users' own)
-        EXTRA[name] = dict(extra)
-    params = check_parameters(name, _user_names(ns))
+                             f"notebook.EXTRA's {sorted(EXTRA[name])}")
+    # a notebook outside the report (tests, users' own) declares its own parameters here
+    params = check_parameters(name, _user_names(ns), None if name in EXTRA else extra)
     threads = THREADS.get(params["profile"])
     if threads:
         import torch  # noqa: PLC0415

@@ -138,11 +138,10 @@ class Run:
         if not (self.path / "metrics.json").exists():
             raise RunNotFoundError(f"run: {self.path} is not a finished run (no metrics.json)")
         self.metrics: dict[str, Any] = _read_json(self.path / "metrics.json", dict)
+        config = _read_json(self.path / "config.json", dict)
         try:
-            self.config = TrainConfig.from_dict(_read_json(self.path / "config.json", dict))
+            self.config = TrainConfig.from_dict(config)
         except (TypeError, ValueError) as e:
-            if isinstance(e, DamagedRunError):
-                raise
             raise DamagedRunError(f"run: {self.path / 'config.json'} is not a TrainConfig: "
                                   f"{e}") from None
         hist = self.path / "history.json"

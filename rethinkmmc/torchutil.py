@@ -31,10 +31,11 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Top-1 labels of `model` on `x`, in eval mode, batch by batch."""
+    if not len(x):
+        return torch.zeros(0, dtype=torch.long, device=x.device)
     with eval_mode(model):
         return torch.cat([model(x[i:i + batch_size]).argmax(1)
-                          for i in range(0, len(x), batch_size)]) if len(x) else \
-            torch.zeros(0, dtype=torch.long, device=x.device)
+                          for i in range(0, len(x), batch_size)])
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:

@@ -183,17 +183,21 @@ def _checkpoint(path: Path, cfg: TrainConfig, device: torch.device) -> dict | No
     (weights_only; the scheduler's Counter of milestones is the one class allowed)."""
     if not path.exists():
         return None
+    want = cfg.to_dict()
     try:
         with torch.serialization.safe_globals([collections.Counter]):
             ckpt = torch.load(path, map_location=device, weights_only=True)
-        stored = ckpt.get("config") if isinstance(ckpt, dict) else None
-        problem = (None if stored == cfg.to_dict() else
-                   "it holds no config" if stored is None else
-                   "it was written for another config (" + ", ".join(
-                       sorted(k for k in set(stored) | set(cfg.to_dict())
-                              if stored.get(k) != cfg.to_dict().get(k))) + " differ)")
     except Exception as e:  # noqa: BLE001  (any unreadable file: set it aside, train afresh)
-        problem = f"it cannot be loaded as plain data ({type(e).__name__})"
+        ckpt, problem = None, f"it cannot be loaded as plain data ({type(e).__name__})"
+    else:
+        stored = ckpt.get("config") if isinstance(ckpt, dict) else None
+        if not isinstance(stored, dict):
+            problem = "it holds no config"
+        elif stored != want:
+            differ = sorted(k for k in set(stored) | set(want) if stored.get(k) != want.get(k))
+            problem = f"it was written for another config ({', '.join(differ)} differ)"
+        else:
+            problem = None
     if problem is None:
         return ckpt
     aside = path.with_name(f"checkpoint.rejected-{time.strftime('%Y%m%dT%H%M%S')}.pt")

@@ -25,8 +25,7 @@ def store(tmp_path, acc=0.98, robust=(1,) * 225 + (0,) * 225, verdict="holds", m
 
 def test_summary_reads_runs_complete_evaluations_and_verdicts(tmp_path):
     s = store(tmp_path)
-    assert s["runs"] == {"digits-sce-s0-abc": {"test_accuracy": 0.98, "n_test": 450,
-                                               "diverged": False}}
+    assert s["runs"] == {"digits-sce-s0-abc": {"test_accuracy": 0.98, "n_test": 450}}
     assert s["evaluations"] == {"digits-sce-s0-abc/pgd-1": {"robust_accuracy": 0.5, "n": 450}}
     assert s["verdicts"]["02_x"]["rows"] == [{"row": "1. c0", "verdict": "holds",
                                               "margin": 0.3}]
