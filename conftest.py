@@ -8,3 +8,4 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # its stored evaluations), which is what makes their outputs the same on any CPU
 # (notebooks/README.md). A store set for the user's own work must not redirect them to retrain.
 os.environ.pop("RETHINKMMC_RUNS", None)
+os.environ.pop("RETHINKMMC_VERDICTS", None)  # and the verdict records go to reports/smoke/

@@ -10,7 +10,7 @@ import torch
 from . import data as D
 from .centers import hierarchical_centers, mm_centers, random_centers
 from .config import TrainConfig
-from .losses import make_head
+from .losses import FIXED_CENTERS, make_head
 from .models import Classifier, make_trunk
 
 __all__ = ["make_centers", "build_model", "subset", "test_split"]
@@ -18,7 +18,7 @@ __all__ = ["make_centers", "build_model", "subset", "test_split"]
 
 def make_centers(cfg: TrainConfig, data_root=None) -> torch.Tensor | None:
     """The fixed centers a center loss (MMC, MM-LDA) trains toward, or None."""
-    if cfg.loss not in ("mmc", "mmlda"):
+    if cfg.loss not in FIXED_CENTERS:
         return None
     L = D.DATASETS[cfg.dataset].num_classes
     if cfg.centers == "mm":

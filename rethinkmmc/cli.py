@@ -22,6 +22,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse turns the ValueError into a usage error)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+_positive_int.__name__ = "integer >= 1"  # argparse names the type in its error line
+
 def parse_number(text: str) -> float:
     """A float or a fraction such as 8/255 (the original writes epsilons over 256)."""
     try:
@@ -47,6 +57,9 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, nargs="+", default=[0])
     t.add_argument("--no-fast", action="store_true", help="switch off the CUDA fast path")
     t.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    t.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads for training (default: the profile's fixed count, smoke 2, "
+                        "else torch's)")
     t.add_argument("--data-root", help="datasets in torchvision's layout ($RETHINKMMC_DATA, ./data)")
     t.add_argument("--runs-dir", help="the run store ($RETHINKMMC_RUNS, the checkout's runs/)")
     t.add_argument("--no-progress", action="store_true")
@@ -143,13 +156,15 @@ def _train_configs(args) -> list:
 
 
 def _train(args) -> int:
+    from .profiles import THREADS
     from .train import train
 
     configs = _train_configs(args)
     results = []
     for cfg in configs:
         run = train(cfg, runs_dir=args.runs_dir, data_root=args.data_root, device=args.device,
-                    progress=False if args.no_progress else None)
+                    progress=False if args.no_progress else None,
+                    threads=args.threads or THREADS.get(cfg.profile))
         m = run.metrics
         results.append({"run": str(run.path), "key": run.key, "loss": cfg.loss, "seed": cfg.seed,
                         "test_accuracy": m["test_accuracy"], "epochs": m["epochs"],
@@ -228,6 +243,7 @@ def _report(args) -> int:
     check(args.profile, args.only, params)  # every name and value, before anything runs
     if args.prepare:
         from .experiments import plan
+        from .profiles import THREADS
         from .train import train
 
         given = {k: v for k, v in params.items() if k in ("seeds", "overrides")}
@@ -236,7 +252,7 @@ def _report(args) -> int:
         for seed in common["seeds"]:
             for cfg in plan(args.profile, seed=seed, **overrides):
                 run = train(cfg, runs_dir=params.get("runs_dir"), data_root=params.get("data_root"),
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, threads=THREADS.get(args.profile))
                 print(f"prepared {run.key}: test accuracy {run.metrics.get('test_accuracy')}",
                       file=sys.stderr)
     figures = False if args.no_figures else args.figures

@@ -15,7 +15,7 @@ from typing import Any
 
 from .checkargs import int_at_least as _int_at_least
 from .checkargs import positive as _positive
-from .losses import LOSSES
+from .losses import FIXED_CENTERS, LOSSES
 from .centers import CENTER_KINDS
 
 __all__ = ["TrainConfig", "TRAIN_VERSION", "DATASET_NAMES", "ARCH_NAMES"]
@@ -107,7 +107,7 @@ class TrainConfig:
         """Whether adversarial training uses a random target (the original's default for MMC)."""
         if self.adv_targeted is not None:
             return self.adv_targeted
-        return self.loss in ("mmc", "mmlda")
+        return self.loss in FIXED_CENTERS
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -123,14 +123,25 @@ class TrainConfig:
         return cls(**d)
 
     def key(self) -> str:
-        """The run's name: readable prefix + hash of the config and the training code version."""
+        """The run's name: a readable prefix + hash of the config and the training code version.
+
+        The prefix says what tells runs of one dataset apart in a listing: adversarial training,
+        the loss (with C_MM for fixed centers), the feature dimension, a non-default optimizer
+        and non-MM centers, and the seed: ``at-mnist-mmc10-z256-s0-…``,
+        ``digits-mmc10-z64-adam-s0-…``, ``cifar10-mmc10-z256-hier1-s0-…`` (C2 = 1). The hash
+        decides; the prefix is for people (scripts/migrate_run_keys.py renames older stores)."""
         blob = json.dumps({"config": self.to_dict(), "version": TRAIN_VERSION}, sort_keys=True)
         h = hashlib.sha256(blob.encode()).hexdigest()[:10]
         tag = f"{self.dataset}-{self.loss}"
-        if self.loss in ("mmc", "mmlda"):
+        if self.loss in FIXED_CENTERS:
             tag += f"{self.c_mm:g}"
         if self.adv_train:
             tag = "at-" + tag
+        tag += f"-z{self.feat_dim}"
+        if self.optimizer != "sgd":
+            tag += f"-{self.optimizer}"
+        if self.loss in FIXED_CENTERS and self.centers != "mm":
+            tag += f"-hier{self.hmmc_c2:g}" if self.centers == "hierarchical" else "-rand"
         return f"{tag}-s{self.seed}-{h}"
 
     def replace(self, **changes) -> "TrainConfig":

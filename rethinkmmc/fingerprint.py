@@ -61,10 +61,12 @@ def _read(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def summary(runs_dir: str | Path, profile: str = "smoke") -> dict[str, Any]:
-    """The headline figures of the store `runs_dir`/`profile`, keyed so that two stores of
-    the same code line up: runs by key, evaluations by run key and evaluation key, verdicts
-    by notebook and row (position + claim)."""
+def summary(runs_dir: str | Path, profile: str = "smoke",
+            verdicts_dir: str | Path | None = None) -> dict[str, Any]:
+    """The headline figures of the store `runs_dir`/`profile` and of the verdict records in
+    `verdicts_dir` (default: notebook.default_verdicts_dir), keyed so that two stores of the
+    same code line up: runs by key, evaluations by run key and evaluation key, verdicts by
+    notebook and row (position + claim)."""
     root = Path(runs_dir) / profile
     if not root.is_dir():
         raise FileNotFoundError(f"runs_dir: no {profile} store at {root}")
@@ -81,7 +83,11 @@ def summary(runs_dir: str | Path, profile: str = "smoke") -> dict[str, Any]:
             evals[f"{run.name}/{e.stem}"] = {"robust_accuracy": sum(rec["robust"]) / n if n else
                                              None, "n": n}
     verdicts: dict[str, Any] = {}
-    for v in sorted((root / "verdicts").glob("*.json")):
+    if verdicts_dir is None:
+        from .notebook import default_verdicts_dir  # noqa: PLC0415
+
+        verdicts_dir = default_verdicts_dir(profile)
+    for v in sorted(Path(verdicts_dir).glob("*.json")):
         rec = _read(v)
         verdicts[rec["notebook"]] = {
             "volatile": bool(rec.get("volatile", False)),
@@ -147,12 +153,14 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("runs_dir")
     ap.add_argument("--profile", default="smoke")
+    ap.add_argument("--verdicts", metavar="DIR", default=None,
+                    help="the verdict records (default: reports/<profile>/verdicts)")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--write", metavar="FILE", help="store the summary as the reference")
     g.add_argument("--check", metavar="FILE", help="compare with a stored reference")
     a = ap.parse_args(argv)
     try:
-        s = summary(a.runs_dir, a.profile)
+        s = summary(a.runs_dir, a.profile, a.verdicts)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -23,9 +23,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["LinearHead", "CenterHead", "LOSSES", "make_head", "make_loss", "sq_distances"]
+__all__ = ["LinearHead", "CenterHead", "LOSSES", "FIXED_CENTERS", "DISTANCE_LOGITS", "make_head", "make_loss", "sq_distances"]
 
 LOSSES = ("sce", "mmc", "mmlda", "center", "lgm")
+# The loss families, named once: losses that train toward fixed centers (Max-Mahalanobis or
+# other given ones), and losses whose logits are minus squared distances to centers (the
+# adaptive attack objective pushes z away from mu_y for these).
+FIXED_CENTERS = frozenset({"mmc", "mmlda"})
+DISTANCE_LOGITS = frozenset({"mmc", "mmlda", "lgm"})
 
 
 def sq_distances(z: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
@@ -82,7 +87,7 @@ def make_head(loss: str, feat_dim: int, num_classes: int,
     """The head a loss trains: linear for sce/center, fixed centers for mmc/mmlda, learned for lgm."""
     if loss in ("sce", "center"):
         return LinearHead(feat_dim, num_classes, learned_centers=(loss == "center"))
-    if loss in ("mmc", "mmlda"):
+    if loss in FIXED_CENTERS:
         if centers is None:
             raise ValueError(f"centers: loss {loss!r} needs fixed centers")
         if tuple(centers.shape) != (num_classes, feat_dim):

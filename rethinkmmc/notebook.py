@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import time
 import types
@@ -21,13 +22,15 @@ import pandas as pd
 
 from . import __version__
 from . import data as D
+from . import verdicts as V
+from .claims.common import over_seeds
 from .experiments import Settings, configs, settings
 from .profiles import PROFILES, THREADS
 from .runs import atomic_write_json, default_runs_dir
 from .torchutil import hardware
 
 __all__ = ["COMMON", "EXTRA", "IDENTITY", "ParameterError", "Context", "check_parameters",
-           "start", "load_verdicts", "show_table"]
+           "start", "default_verdicts_dir", "load_verdicts", "show_table"]
 
 # The parameters every notebook takes, with their defaults (the smoke profile).
 COMMON: dict[str, Any] = dict(profile="smoke", data_root=None, runs_dir=None, seeds=[0],
@@ -162,9 +165,25 @@ class Context:
         return self.seeds[0]
 
     @property
+    def threads(self) -> int | None:
+        """The CPU threads the profile fixes for training (profiles.THREADS), else None."""
+        return THREADS.get(self.profile)
+
+    @property
     def progress(self) -> bool:
         # Smoke runs are what nbval re-executes: keep progress bars out of their outputs.
         return self.profile != "smoke"
+
+    def over_seeds(self, measure) -> pd.DataFrame:
+        """``measure(seed)`` for every seed of the parameters, stacked with a ``seed``
+        column (claims.common.over_seeds)."""
+        return over_seeds(self.seeds, measure)
+
+    def seed_verdicts(self, rows_for) -> pd.DataFrame:
+        """The verdict table from ``rows_for(seed)`` (one seed's Verdict rows) over every
+        seed: a row holds (fails) only when it holds (fails) on every seed
+        (verdicts.across_seeds)."""
+        return V.verdict_table(V.across_seeds({s: rows_for(s) for s in self.seeds}))
 
     def configs(self, group: str, seed: int | None = None):
         return configs(self.profile, group, seed=self.seed if seed is None else seed,
@@ -175,7 +194,7 @@ class Context:
         from .train import train  # noqa: PLC0415
 
         return {name: train(cfg, runs_dir=self.runs_dir, data_root=self.data_root,
-                            progress=self.progress)
+                            progress=self.progress, threads=self.threads)
                 for name, cfg in self.configs(group, seed).items()}
 
     def provenance(self, datasets: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
@@ -209,7 +228,7 @@ class Context:
         return fig
 
     def verdict_dir(self) -> Path:
-        return Path(self.runs_dir or default_runs_dir()) / self.profile / "verdicts"
+        return default_verdicts_dir(self.profile)
 
     def save_verdicts(self, table: pd.DataFrame, volatile: bool = False) -> pd.DataFrame:
         """Store the verdict table (with provenance) for the index notebook; return it.
@@ -283,9 +302,25 @@ def _inline_figures() -> None:
         ip.run_line_magic("matplotlib", "inline")
 
 
-def load_verdicts(profile: str, runs_dir: str | None = None) -> list[dict]:
-    """The verdict records stored by the notebooks of `profile`, by notebook name."""
-    folder = Path(runs_dir or default_runs_dir()) / profile / "verdicts"
+def default_verdicts_dir(profile: str) -> Path:
+    """Where the notebooks of `profile` store their verdict records for the index: the
+    report's own folder. $RETHINKMMC_VERDICTS (which `rethinkmmc report` sets to
+    ``<out>/verdicts`` for its kernels), else the checkout's reports/<profile>/verdicts, else
+    ./reports/<profile>/verdicts. Not runs/: the run store holds models and attack results,
+    not conclusions drawn from them."""
+    env = os.environ.get("RETHINKMMC_VERDICTS")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").exists() and (repo / "rethinkmmc").is_dir():
+        return repo / "reports" / profile / "verdicts"
+    return Path("reports") / profile / "verdicts"
+
+
+def load_verdicts(profile: str, verdicts_dir: str | Path | None = None) -> list[dict]:
+    """The verdict records stored by the notebooks of `profile` (in `verdicts_dir`, default
+    :func:`default_verdicts_dir`), by notebook name."""
+    folder = Path(verdicts_dir) if verdicts_dir else default_verdicts_dir(profile)
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 

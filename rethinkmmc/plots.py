@@ -42,7 +42,13 @@ def lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str | None = None,
           xlabel: str | None = None, ylabel: str | None = None, title: str = "",
           logx: bool = False, xticklabels: str | None = None) -> Figure:
     """y against x, one line per `hue` (and dash per `style`), one panel per `panel`, with the
-    interval columns `ci` shaded where present."""
+    interval columns `ci` shaded where present. Rows that repeat a point (several seeds, a
+    ``seed`` column) are drawn as their mean with a band of +- one standard deviation over
+    them (seaborn's ``errorbar="sd"``) instead."""
+    keys = [k for k in (panel, hue, style, x) if k]
+    if df.duplicated(keys).any():
+        return _lines_over_seeds(df, x, y, hue, panel, style, xlabel, ylabel, title, logx,
+                                 xticklabels)
     panels = list(dict.fromkeys(df[panel])) if panel else [None]
     fig, axes = figure(len(panels))
     hues = list(dict.fromkeys(df[hue]))
@@ -75,6 +81,30 @@ def lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str | None = None,
     return fig
 
 
+def _lines_over_seeds(df, x, y, hue, panel, style, xlabel, ylabel, title, logx,
+                      xticklabels) -> Figure:
+    import seaborn as sns  # noqa: PLC0415
+
+    panels = list(dict.fromkeys(df[panel])) if panel else [None]
+    fig, axes = figure(len(panels))
+    hues = list(dict.fromkeys(df[hue]))
+    for ax, p in zip(axes, panels):
+        sub = df if p is None else df[df[panel] == p]
+        sns.lineplot(sub, x=x, y=y, hue=hue, hue_order=hues, style=style, errorbar="sd",
+                     marker="o", markersize=3, palette=COLORS[:len(hues)], ax=ax,
+                     legend=ax is axes[0])
+        if xticklabels:
+            ticks = sub.drop_duplicates(x).sort_values(x)
+            ax.set_xticks(ticks[x], ticks[xticklabels])
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(ylabel or y)
+        ax.set_title(f"{title}{' ' if title and p is not None else ''}{'' if p is None else p}"
+                     " (mean +- sd over seeds)")
+    return fig
+
+
 def centers_figure(centers: Mapping[int, np.ndarray]) -> Figure:
     """Class centers for several L (the reproduction's Figure 1): 2-D panels for centers of
     dimension <= 2, 3-D panels for dimension 3."""
@@ -99,25 +129,19 @@ def centers_figure(centers: Mapping[int, np.ndarray]) -> Figure:
     return fig
 
 
-def heatmap(matrix: pd.DataFrame, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
+def heatmap(matrix: pd.DataFrame, title: str = "", fmt: str = ".2f", cmap: str = "viridis",
             vmin: float | None = None, vmax: float | None = None) -> Figure:
-    """A labelled matrix with its values written in the cells."""
+    """A labelled matrix with its values written in the cells (seaborn's heatmap)."""
+    import seaborn as sns  # noqa: PLC0415
+
     n, m = matrix.shape
     fig, (ax,) = figure(1, width=0.5 * m + 2.2, height=0.42 * n + 1.4)
-    ax.grid(False)
-    im = ax.imshow(matrix.to_numpy(dtype=float), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(m), [str(c) for c in matrix.columns], rotation=45, ha="right")
-    ax.set_yticks(range(n), [str(r) for r in matrix.index])
-    vals = matrix.to_numpy(dtype=float)
-    mid = np.nanmean(vals)
-    for i in range(n):
-        for j in range(m):
-            ax.text(j, i, fmt.format(vals[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if vals[i, j] < mid else "black")
+    sns.heatmap(matrix.astype(float), annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax,
+                ax=ax, annot_kws={"fontsize": 7}, cbar_kws={"shrink": 0.8})
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=45, ha="right")
     ax.set_xlabel(matrix.columns.name or "")
     ax.set_ylabel(matrix.index.name or "")
     ax.set_title(title)
-    fig.colorbar(im, ax=ax, shrink=0.8)
     return fig
 
 

@@ -126,7 +126,7 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
     before anything runs. ``figures=False`` exports no figures; the profile is injected only
     where it differs from a notebook's default (so notebooks/ re-executed at its smoke
     defaults gets no injected cell)."""
-    import papermill  # noqa: PLC0415
+    import papermill  # noqa: F401, PLC0415  (missing: say so before anything runs)
 
     # OpenMP threads that spin while they wait starve each other on a busy machine (the smoke
     # profile pins 2 threads): passive waiting gives the same results, 2-4x faster there.
@@ -141,6 +141,25 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, str] = {}
     total = time.perf_counter()
+    # The notebooks' kernels inherit this: the verdict records go beside the rendered report.
+    before = os.environ.get("RETHINKMMC_VERDICTS")
+    os.environ["RETHINKMMC_VERDICTS"] = str((out / "verdicts").resolve())
+    try:
+        _render_each(paths, declared_by, profile, params, out, figures, html, progress, log,
+                     results)
+    finally:
+        if before is None:
+            os.environ.pop("RETHINKMMC_VERDICTS", None)
+        else:
+            os.environ["RETHINKMMC_VERDICTS"] = before
+    log(f"{len(paths)} notebooks in {time.perf_counter() - total:.0f} s -> {out}")
+    return results
+
+
+def _render_each(paths, declared_by, profile, params, out, figures, html, progress, log,
+                 results) -> None:
+    import papermill  # noqa: PLC0415
+
     for i, p in enumerate(paths, start=1):
         log(f"[{i}/{len(paths)}] {p.stem} ({profile})")
         target = out / p.name
@@ -163,5 +182,3 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
             msg = next((ln for ln in reversed(line) if ln.strip()), type(e).__name__)
             results[p.stem] = f"FAILED: {msg[:300]}"
         log(f"    {results[p.stem]}")
-    log(f"{len(paths)} notebooks in {time.perf_counter() - total:.0f} s -> {out}")
-    return results

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .attacks import APGD, BIM, FGSM, MIM, PGD, Attack
 from .evaluate import evaluate
+from .losses import DISTANCE_LOGITS
 
 __all__ = ["adaptive_objective", "paper_whitebox", "strongest", "attack_table"]
 
@@ -26,7 +27,7 @@ def adaptive_objective(run_or_model) -> str:
     are minus squared distances to centers (MMC, MM-LDA, L-GM), else the C&W margin."""
     loss = getattr(getattr(run_or_model, "config", None), "loss", None)
     if loss is not None:
-        return "adaptive" if loss in ("mmc", "mmlda", "lgm") else "cw"
+        return "adaptive" if loss in DISTANCE_LOGITS else "cw"
     model = getattr(run_or_model, "model", run_or_model)
     return "adaptive" if getattr(model, "centers", None) is not None else "cw"
 

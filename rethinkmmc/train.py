@@ -28,7 +28,6 @@ from .config import TRAIN_VERSION, TrainConfig
 from .losses import make_loss
 from .build import build_model, make_centers, subset, test_split
 from .models import Classifier, conv_kernels
-from .profiles import THREADS
 from .runs import (DamagedRunError, Run, atomic_torch_save, atomic_write_json, file_sha256,
                    run_dir, run_lock, set_aside)
 from .torchutil import accuracy, default_device, eval_mode, hardware
@@ -147,21 +146,28 @@ def train_epoch(cfg: TrainConfig, model: Classifier, features_fn, loss_fn, opt,
 
 def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str | Path | None = None,
           device: str | torch.device | None = None, progress: bool | None = None,
-          on_epoch_end: Callable[[int, dict], None] | None = None) -> Run:
+          on_epoch_end: Callable[[int, dict], None] | None = None,
+          threads: int | None = None) -> Run:
     """Train `cfg` (or return its stored run) and return the Run.
 
     The run is stored under runs_dir/<profile>/<key>/. An interrupted run resumes from its last
     finished epoch. A non-finite loss ends the run recorded as diverged (metrics["diverged"],
     metrics["diverged_epoch"]). `on_epoch_end(epoch, record)` is called after each epoch's
-    checkpoint is written (an exception there leaves a resumable run behind).
+    checkpoint is written (an exception there leaves a resumable run behind). `threads`: torch's
+    CPU thread count while training (a runtime choice like the device; None keeps the current
+    one; profiles.THREADS holds the counts a profile fixes so that its runs repeat exactly),
+    restored afterwards.
     """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads: must be an integer >= 1 or None, got {threads!r}")
     out = run_dir(cfg, runs_dir)
     if (out / "metrics.json").exists():
         try:
             return Run(out)
         except DamagedRunError:
             pass  # set aside and retrained below, under the lock
-    threads = torch.get_num_threads()
+    before = torch.get_num_threads()
     with run_lock(out):
         if (out / "metrics.json").exists():  # another process finished it while we waited
             try:
@@ -170,9 +176,9 @@ def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str |
                 aside = set_aside(out)
                 warnings.warn(f"{e}; its files moved to {aside}, retraining", stacklevel=2)
         try:
-            _train_locked(cfg, out, data_root, device, progress, on_epoch_end)
+            _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads)
         finally:
-            torch.set_num_threads(threads)  # a profile's fixed thread count is for training only
+            torch.set_num_threads(before)  # the thread count given is for training only
     return Run(out)
 
 
@@ -207,12 +213,12 @@ def _checkpoint(path: Path, cfg: TrainConfig, device: torch.device) -> dict | No
     return None
 
 
-def _train_locked(cfg, out, data_root, device, progress, on_epoch_end):
+def _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads):
     from tqdm.auto import tqdm
 
     device = default_device(device)
-    if cfg.profile in THREADS and device.type == "cpu":
-        torch.set_num_threads(THREADS[cfg.profile])
+    if threads and device.type == "cpu":
+        torch.set_num_threads(threads)
     spec = D.DATASETS[cfg.dataset]
     x_train, y_train = subset(*D.load(cfg.dataset, "train", data_root), cfg.train_subset, cfg.seed)
     x_test, y_test = test_split(cfg, data_root)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
 import pandas as pd
 
 __all__ = ["HOLDS", "FAILS", "OPEN", "VERDICTS", "Decision", "Verdict", "at_least", "at_most",
-           "greater", "not_less", "improves", "all_of", "unanimous", "verdict_table"]
+           "greater", "not_less", "improves", "all_of", "unanimous", "across_seeds", "verdict_table"]
 
 HOLDS, FAILS, OPEN = "holds", "does not hold", "inconclusive at this profile"
 VERDICTS = (HOLDS, FAILS, OPEN)
@@ -189,6 +189,34 @@ def unanimous(decisions: Iterable[Decision], joiner: str = "; ") -> Decision:
             return Decision(v, why, min(d.margin for d in ds))
     to = [max((d.margin for d in ds if d.verdict != v), default=0.0) for v in (HOLDS, FAILS)]
     return Decision(OPEN, why, min(to))
+
+
+def across_seeds(rows_by_seed: Mapping[int, list[Verdict]]) -> list[Verdict]:
+    """One verdict table from the same rows computed on each seed's runs: a row holds when it
+    holds on every seed, does not hold when it fails on every seed, and is inconclusive when
+    the seeds disagree (or any is inconclusive); see :func:`unanimous`. With one seed the rows
+    are returned as they are. The rows of every seed must name the same claims in the same
+    order; ``ours`` lists each seed's reading."""
+    seeds = list(rows_by_seed)
+    if not seeds:
+        raise ValueError("rows_by_seed: at least one seed is needed")
+    if len(seeds) == 1:
+        return list(rows_by_seed[seeds[0]])
+    tables = [rows_by_seed[s] for s in seeds]
+    if len({len(t) for t in tables}) != 1 or any(
+            [r.claim for r in t] != [r.claim for r in tables[0]] for t in tables):
+        raise ValueError("rows_by_seed: every seed must give the same claims in the same order")
+    out = []
+    for rows in zip(*tables):
+        d = unanimous([Decision(r.verdict, f"seed {s}: {r.why}", r.margin)
+                       for s, r in zip(seeds, rows)])
+        tag = {HOLDS: "holds on every seed", FAILS: "fails on every seed",
+               OPEN: "seeds disagree or inconclusive"}[d.verdict]
+        out.append(Verdict(rows[0].claim, f"{rows[0].measure}; seeds {', '.join(map(str, seeds))}",
+                           rows[0].reference,
+                           "; ".join(f"seed {s}: {r.ours}" for s, r in zip(seeds, rows)),
+                           d.verdict, f"{tag}: {d.why}", d.margin))
+    return out
 
 
 def verdict_table(rows: list[Verdict]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from rethinkmmc import load_run
 from rethinkmmc.attacks import APGD, PGD
 from rethinkmmc.evaluate import evaluate
 
-RUNS = {"SCE": "mnist-sce-s0-280900a62f", "MMC-10": "mnist-mmc10-s0-8b4fe1501c"}
+RUNS = {"SCE": "mnist-sce-z256-s0-280900a62f", "MMC-10": "mnist-mmc10-z256-s0-8b4fe1501c"}
 
 
 def attacks(eps, adaptive):

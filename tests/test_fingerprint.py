@@ -15,12 +15,12 @@ def store(tmp_path, acc=0.98, robust=(1,) * 225 + (0,) * 225, verdict="holds", m
         {"robust": list(robust), "complete": True}))
     (run / "evaluations" / "pgd-2.json").write_text(json.dumps(
         {"robust": [1], "complete": False}))  # a half-done evaluation is not a figure
-    (tmp_path / "smoke" / "verdicts").mkdir()
-    (tmp_path / "smoke" / "verdicts" / "02_x.json").write_text(json.dumps(
+    (tmp_path / "verdicts").mkdir()
+    (tmp_path / "verdicts" / "02_x.json").write_text(json.dumps(
         {"notebook": "02_x", "volatile": False, "rows": [
             {"claim": f"c{i}", "measure": "m", "verdict": verdict, "margin": margin}
             for i in range(rows)]}))
-    return F.summary(tmp_path)
+    return F.summary(tmp_path, verdicts_dir=tmp_path / "verdicts")
 
 
 def test_summary_reads_runs_complete_evaluations_and_verdicts(tmp_path):

@@ -54,11 +54,14 @@ def test_start_ignores_modules_functions_and_private_names():
     assert "f" not in ctx.params and "math" not in ctx.params
 
 
-def test_save_and_load_verdicts(tmp_path):
-    ctx = nb.start("07_x", ns(runs_dir=str(tmp_path)))
+def test_save_and_load_verdicts(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETHINKMMC_VERDICTS", str(tmp_path / "v"))
+    ctx = nb.start("07_x", ns(runs_dir=str(tmp_path / "runs")))
     t = V.verdict_table([V.Verdict("c", "m", "r", "o", V.HOLDS, "w")])
     ctx.save_verdicts(t)
-    recs = nb.load_verdicts("smoke", str(tmp_path))
+    assert not (tmp_path / "runs").exists()  # verdicts are the report's, not the store's
+    recs = nb.load_verdicts("smoke", str(tmp_path / "v"))
+    assert recs == nb.load_verdicts("smoke")
     assert [r["notebook"] for r in recs] == ["07_x"]
     assert recs[0]["rows"][0]["verdict"] == "holds" and recs[0]["profile"] == "smoke"
 
@@ -138,7 +141,8 @@ def test_combinations_and_their_margin():
         V.all_of([])
 
 
-def test_verdict_margins_are_stored_not_shown(tmp_path):
+def test_verdict_margins_are_stored_not_shown(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETHINKMMC_VERDICTS", str(tmp_path))
     rows = [V.Verdict("c", "m", "r", "o", *V.at_least(0.5, 0.4)),
             V.Verdict("c2", "m", "r", "o", V.OPEN, "w")]
     t = V.verdict_table(rows)

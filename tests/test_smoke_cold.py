@@ -29,5 +29,6 @@ def test_cold_smoke_report_within_tolerances_of_the_committed(tmp_path, monkeypa
     results = render("smoke", out=tmp_path / "reports", figures=False, html=False,
                      progress=False, log=lambda s: None)
     assert [k for k, v in results.items() if not v.startswith("ok")] == []
-    problems = F.compare(json.loads(REFERENCE.read_text()), F.summary(runs))
+    problems = F.compare(json.loads(REFERENCE.read_text()),
+                         F.summary(runs, verdicts_dir=tmp_path / "reports" / "verdicts"))
     assert problems == [], "\n".join(problems)

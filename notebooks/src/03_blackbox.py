@@ -46,18 +46,15 @@ figures_dir = None
 n = None
 
 # %%
-import pandas as pd
-
-from rethinkmmc import notebook as nb, plots, verdicts as V
-from rethinkmmc.attacks import SPSA, Square
+from rethinkmmc import notebook as nb, plots
 from rethinkmmc.checks import run_checks
+from rethinkmmc.claims import blackbox as B
+from rethinkmmc.claims.common import at_seed, one_seed_view, seed_pivot
 from rethinkmmc.evaluate import select_points
-from rethinkmmc.suites import adaptive_objective, attack_table, paper_whitebox, transfer_table
 
 ctx = nb.start("03_blackbox", globals(), n=None)
 S = ctx.settings
 N = ctx.n or S.n
-TOLERANCE = 1.0  # points: the gradient-masking check's tolerance (rethinkmmc.checks default)
 
 # %% tags=["nbval-ignore-output"]
 ctx.provenance([S.dataset])
@@ -66,38 +63,12 @@ ctx.provenance([S.dataset])
 # ## The runs, the points and the budgets
 
 # %%
-main = ["SCE", "MMC-10", "AT-SCE", "AT-MMC-10"]
-mmc = ["MMC-10", "AT-MMC-10"]
-all_runs = ctx.runs("robustness")
-runs = {k: all_runs[k] for k in main}
-x, y = runs["SCE"].test_set(ctx.data_root)
-data = (x, y)
-xs, ys = select_points(x, y, N, ctx.seed)
-nb.show_table(pd.DataFrame([
-    {"what": "runs", "value": ", ".join(main)},
-    {"what": "transfer: points (seeded, class-stratified)", "value": f"{len(ys)} of {len(y)}"},
-    {"what": "transfer: attacks", "value": "PGD-10 (random start) and MIM-10, step 2.5 eps / 10, "
-                                           "each source under its adaptive objective"},
-    {"what": "SPSA", "value": f"{S.spsa_steps} steps, {S.spsa_samples} samples, lr 0.01, "
-                              f"delta 0.01, C&W margin, n={S.n_spsa} (original: 10, 128, "
-                              "0.01, 0.01, n=1000)"},
-    {"what": "Square", "value": f"{S.square_queries} queries, p_init 0.8, n={S.n_spsa} "
-                                "(paper: 10,000 queries)"},
-]).set_index("what"))
-
-
-# %%
-def whitebox(run):  # the PGD-10 (adaptive) that notebook 02 stores, at each main eps
-    return [a for e in S.eps_main
-            for a in paper_whitebox(e, adaptive_objective(run), steps=(10,), targeted=False,
-                                    seed=ctx.seed) if a.name == "pgd"]
-
-
-def crafted(run):  # the transfer attacks a source crafts with
-    return [a for e in S.eps_main
-            for a in paper_whitebox(e, adaptive_objective(run), steps=(10,), targeted=False,
-                                    seed=ctx.seed) if a.name in ("pgd", "mim")]
-
+runs = {s: {k: r for k, r in ctx.runs("robustness", s).items() if k in B.MAIN}
+        for s in ctx.seeds}
+data = runs[ctx.seed]["SCE"].test_set(ctx.data_root)
+points = {s: select_points(*data, N, s) for s in ctx.seeds}
+n_t = len(points[ctx.seed][1])
+nb.show_table(B.budgets(S, n_t, len(data[1])))
 
 # %% [markdown]
 # ## Transfer: adversarials crafted on the row model, classified by the column model
@@ -105,14 +76,15 @@ def crafted(run):  # the transfer attacks a source crafts with
 # Accuracy (true labels) of the target on the source's adversarials; the diagonal is white-box.
 
 # %%
-trans = transfer_table(runs, crafted, xs, ys)
-trans["attack name"] = trans["method"].map({"pgd": "PGD-10", "mim": "MIM-10"})
-nb.show_table(trans.pivot_table(index=["eps_label", "attack name", "source"], columns="target",
-                                values="robust_accuracy", sort=False)[main])
+trans = ctx.over_seeds(lambda s: B.transfer_results(runs[s], S, *points[s], s))
+nb.show_table(seed_pivot(trans, ["eps_label", "attack name", "source"], "target",
+                         "robust_accuracy", B.MAIN))
 
 # %%
-for i, ((label, name), g) in enumerate(trans.groupby(["eps_label", "attack name"], sort=False)):
-    m = g.pivot(index="source", columns="target", values="robust_accuracy").loc[main, main]
+mean = trans.groupby(["eps_label", "attack name", "source", "target"], sort=False)[
+    "robust_accuracy"].mean().reset_index()
+for i, ((label, name), g) in enumerate(mean.groupby(["eps_label", "attack name"], sort=False)):
+    m = g.pivot(index="source", columns="target", values="robust_accuracy").loc[B.MAIN, B.MAIN]
     display(ctx.show(plots.heatmap(m, title=f"{name} transfer, eps {label}", vmin=0, vmax=1),
                      f"transfer-{i}"))
 
@@ -123,20 +95,8 @@ for i, ((label, name), g) in enumerate(trans.groupby(["eps_label", "attack name"
 # robust only if it survives all three.
 
 # %%
-def blackbox(run):
-    return [a for e in S.eps_main for a in (
-        SPSA(e, steps=S.spsa_steps, lr=0.01, delta=0.01, samples=S.spsa_samples,
-             seed=ctx.seed),
-        Square(e, n_queries=S.square_queries, seed=ctx.seed))] + whitebox(run)
-
-
-bb = attack_table(runs, blackbox, n=S.n_spsa, seed=ctx.seed, progress=ctx.progress,
-                  data=data)
-bb["attack name"] = bb["attack"].map({"spsa": "SPSA", "square": "Square",
-                                      "pgd": "PGD-10 (adaptive, white-box)",
-                                      "worst-case": "worst case"})
-nb.show_table(bb.pivot_table(index=["eps_label", "attack name"], columns="run",
-                             values="robust_accuracy", sort=False)[main])
+bb = ctx.over_seeds(lambda s: B.blackbox_results(runs[s], S, data, s, ctx.progress))
+nb.show_table(seed_pivot(bb, ["eps_label", "attack name"], "run", "robust_accuracy", B.MAIN))
 
 # %%
 fig = plots.lines(bb[bb["attack"] != "worst-case"], x="eps", y="robust_accuracy", hue="run",
@@ -154,78 +114,23 @@ ctx.show(fig, "blackbox")
 # is the stronger white-box reference.
 
 # %%
-wb = attack_table(runs, whitebox, n=N, seed=ctx.seed, progress=ctx.progress, data=data)
-
-
-def as_checked(df, points):  # evaluate rows -> the rows rethinkmmc.checks reads
-    out = df[df["attack"] != "worst-case"].drop(columns="model").rename(columns={"run": "model"})
-    kind = out["attack"].map(lambda a: "black-box" if a in ("spsa", "square") else "white-box")
-    return out.assign(kind=kind, points=points)
-
-
-frames = [pd.concat([as_checked(wb, f"transfer points (n={len(ys)})"),
-                     trans[trans["kind"] == "transfer"].assign(
-                         points=f"transfer points (n={len(ys)})")], ignore_index=True),
-          as_checked(bb, f"black-box points (n={S.n_spsa})")]
-gaps = []
-for f in frames:
-    for (model, eps), g in f.groupby(["model", "eps"], sort=False):
-        w = g[g["kind"] == "white-box"].sort_values("robust_accuracy", kind="stable").iloc[0]
-        b = g[g["kind"] != "white-box"].sort_values("robust_accuracy", kind="stable").iloc[0]
-        gaps.append({"run": model, "points": w["points"], "eps_label": w["eps_label"],
-                     "white-box": w["attack"], "white-box acc": w["robust_accuracy"],
-                     "best black-box/transfer": b["attack"], "its acc": b["robust_accuracy"],
-                     "gap": w["robust_accuracy"] - b["robust_accuracy"]})
-gaps = pd.DataFrame(gaps)
-nb.show_table(gaps)
+wb = ctx.over_seeds(lambda s: B.whitebox_results(runs[s], S, data, N, s, ctx.progress))
+frames = {s: B.masking_frames(at_seed(wb, s), at_seed(trans, s), at_seed(bb, s), n_t, S.n_spsa)
+          for s in ctx.seeds}
+gaps = ctx.over_seeds(lambda s: B.gap_table(frames[s]))
+nb.show_table(one_seed_view(gaps))
 
 # %%
-msgs = [m for f in frames for m in run_checks(results=f, tolerance=TOLERANCE, warn=False)]
+msgs = [m for s in ctx.seeds for f in frames[s]
+        for m in run_checks(results=f, tolerance=B.TOLERANCE, warn=False)]
 print("\n".join(msgs) if msgs else "no warnings")
 
 # %% [markdown]
 # ## Verdict
 
 # %%
-def row(frame, **sel):
-    mask = pd.Series(True, index=frame.index)
-    for k, v in sel.items():
-        mask &= frame[k] == v
-    r = frame[mask].iloc[0]
-    return r["robust_accuracy"], (r["ci_low"], r["ci_high"]), r["eps_label"]
-
-
-rows = []
-for e in S.eps_main:
-    a, aci, label = row(bb, run="MMC-10", attack="spsa", eps=e)
-    b, bci, _ = row(bb, run="SCE", attack="spsa", eps=e)
-    rows.append(V.Verdict("MMC resists black-box attacks better than SCE",
-                          f"SPSA accuracy at {label}, n={S.n_spsa}, {S.spsa_samples} "
-                          f"samples x {S.spsa_steps} steps",
-                          "paper Sec. 5.2: MMC above SCE under SPSA (tables not read offline)",
-                          f"MMC {a:.3f} vs SCE {b:.3f}",
-                          *V.improves(a, b, aci, bci, ("MMC", "SCE"), 0.05)))
-for e in S.eps_main:
-    a, aci, label = row(trans, source="SCE", target="MMC-10", method="pgd", eps=e)
-    b, bci, _ = row(trans, source="SCE", target="SCE", method="pgd", eps=e)
-    rows.append(V.Verdict("Transfer adversarials from SCE hurt MMC less than they hurt SCE",
-                          f"accuracy on PGD-10 adversarials crafted on SCE at {label}, n={len(ys)}",
-                          "paper Sec. 5.2: MMC above SCE under transfer (tables not read offline)",
-                          f"MMC {a:.3f} vs SCE {b:.3f}",
-                          *V.improves(a, b, aci, bci, ("MMC (transfer)", "SCE (white-box)"),
-                                      0.05)))
-g = gaps[gaps["run"].isin(mmc)]
-worst = g.sort_values("gap", ascending=False).iloc[0]
-beaten = int((g["gap"] > TOLERANCE / 100).sum())
-rows.append(V.Verdict("No sign of gradient masking in MMC's white-box results",
-                      f"best black-box/transfer minus white-box PGD-10 (adaptive) accuracy, "
-                      f"{', '.join(mmc)}, every eps",
-                      "Athalye et al. 2018; AutoAttack's Square check",
-                      f"{beaten} of {len(g)} beaten; largest gap {worst['gap']:.3f} "
-                      f"({worst['run']}, {worst['best black-box/transfer']} at "
-                      f"{worst['eps_label']})",
-                      *V.at_most(worst["gap"], TOLERANCE / 100, what="largest gap")))
-verdict = ctx.save_verdicts(V.verdict_table(rows))
+verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: B.verdicts(
+    at_seed(bb, s), at_seed(trans, s), at_seed(gaps, s), S, n_t)))
 verdict
 
 # %% tags=["nbval-ignore-output"]

@@ -29,21 +29,13 @@ figures_dir = None
 n = None
 
 # %%
-import json
-
-import pandas as pd
-
-from rethinkmmc import notebook as nb, plots, verdicts as V
-from rethinkmmc.attacks import GaussianNoise, Rotation
-from rethinkmmc.suites import attack_table
+from rethinkmmc import notebook as nb, plots
+from rethinkmmc.claims import corruptions as C
+from rethinkmmc.claims.common import at_seed, one_seed_view, seed_pivot
 
 ctx = nb.start("04_corruptions", globals(), n=None)
 S = ctx.settings
 N = ctx.n or S.n
-NOISE_STD = 0.05        # the original's settings
-ROTATION_DEGREES = 30.0
-STDS = (0.02, 0.05, 0.1, 0.2, 0.3)
-DEGREES = (10.0, 20.0, 30.0, 45.0, 60.0)
 
 # %% tags=["nbval-ignore-output"]
 ctx.provenance([S.dataset])
@@ -52,29 +44,18 @@ ctx.provenance([S.dataset])
 # ## The runs and their accuracy on the clean points
 
 # %%
-runs = ctx.runs("robustness")
-data = next(iter(runs.values())).test_set(ctx.data_root)
-
-
-def corruptions(run):
-    return ([GaussianNoise(std=s, seed=ctx.seed) for s in STDS]
-            + [Rotation(max_degrees=d, seed=ctx.seed) for d in DEGREES])
-
-
-res = attack_table(runs, corruptions, n=N, seed=ctx.seed, progress=ctx.progress, worst=False,
-                   data=data)
-res["corruption"] = res["attack"].map({"noise": "Gaussian noise (std)",
-                                       "rotation": "random rotation (max degrees)"})
-res["level"] = [json.loads(s).get("std", json.loads(s).get("max_degrees"))
-                for s in res["settings"]]
-nb.show_table(res.drop_duplicates("run").set_index("run")[["n", "clean_accuracy"]])
+runs = {s: ctx.runs("robustness", s) for s in ctx.seeds}
+data = next(iter(runs[ctx.seed].values())).test_set(ctx.data_root)
+res = ctx.over_seeds(lambda s: C.results(runs[s], data, N, s, ctx.progress))
+nb.show_table(one_seed_view(res.drop_duplicates(["run", "seed"]).set_index("run")[
+    ["n", "clean_accuracy", "seed"]]))
 
 # %% [markdown]
 # ## Accuracy under each corruption
 
 # %%
-nb.show_table(res.pivot_table(index=["corruption", "level"], columns="run",
-                              values="robust_accuracy", sort=False)[list(runs)])
+nb.show_table(seed_pivot(res, ["corruption", "level"], "run", "robust_accuracy",
+                         list(runs[ctx.seed])))
 
 # %%
 for i, (name, g) in enumerate(res.groupby("corruption", sort=False)):
@@ -87,25 +68,7 @@ for i, (name, g) in enumerate(res.groupby("corruption", sort=False)):
 # ## Verdict
 
 # %%
-def acc(run, attack, level):
-    r = res[(res["run"] == run) & (res["attack"] == attack) & (res["level"] == level)].iloc[0]
-    return r["robust_accuracy"], (r["ci_low"], r["ci_high"])
-
-
-rows = []
-for attack, level, claim, measure in (
-        ("noise", NOISE_STD, "MMC is at least as robust as SCE to Gaussian noise (std 0.05)",
-         f"accuracy under Gaussian noise, std {NOISE_STD:g}, n={N}"),
-        ("rotation", ROTATION_DEGREES,
-         "MMC is at least as robust as SCE to rotation (+-30 degrees)",
-         f"accuracy under random rotation within +-{ROTATION_DEGREES:g} degrees, n={N}")):
-    a, aci = acc("MMC-10", attack, level)
-    b, bci = acc("SCE", attack, level)
-    rows.append(V.Verdict(claim, measure,
-                          "paper Sec. 5.3: MMC at least as robust as SCE (tables not read offline)",
-                          f"MMC {a:.3f} vs SCE {b:.3f}",
-                          *V.not_less(a, b, aci, bci, ("MMC", "SCE"), 0.01)))
-verdict = ctx.save_verdicts(V.verdict_table(rows))
+verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: C.verdicts(at_seed(res, s), N)))
 verdict
 
 # %% tags=["nbval-ignore-output"]

@@ -34,10 +34,9 @@ overrides = {}
 figures_dir = None
 
 # %%
-import numpy as np
-import pandas as pd
-
-from rethinkmmc import analysis as A, notebook as nb, plots, verdicts as V
+from rethinkmmc import notebook as nb, plots
+from rethinkmmc.claims import density as Dn
+from rethinkmmc.claims.common import at_seed, one_seed_view
 
 ctx = nb.start("07_density", globals())
 S = ctx.settings
@@ -49,41 +48,24 @@ ctx.provenance([S.dataset])
 # ## Test-set features of the 'standard' runs
 
 # %%
-runs = ctx.runs("standard")
-feats = {}
-for k, r in runs.items():
-    x, y = r.test_set(ctx.data_root)
-    feats[k] = (A.embed(r.model, x)[0], y)
-smallest = min(int(np.bincount(y.numpy()).min()) for _, y in feats.values())
-ks = [k for k in S.density_k if k < smallest]
-skipped = [k for k in S.density_k if k >= smallest]
-print(f"{S.dataset} test set: {len(y)} points, smallest class {smallest}; k used: "
+runs = {s: ctx.runs("standard", s) for s in ctx.seeds}
+feats = {s: Dn.features(runs[s], ctx.data_root) for s in ctx.seeds}
+ks, skipped, smallest = Dn.usable_k(feats[ctx.seed], S.density_k)
+n_test = len(next(iter(feats[ctx.seed].values()))[1])
+print(f"{S.dataset} test set: {n_test} points, smallest class {smallest}; k used: "
       f"{', '.join(map(str, ks))}"
       + (f"; skipped (a class has <= k points): {', '.join(map(str, skipped))}" if skipped
          else ""))
-
-
-def scale(z, y):  # the normaliser of scale="centroid": mean distance between class means
-    m = A.class_means(z, y, int(y.max()) + 1)
-    iu = np.triu_indices(len(m), 1)
-    return float(A.center_distance_table(m, list(range(len(m)))).to_numpy()[iu].mean())
-
-
-nb.show_table(pd.DataFrame([{"run": k, "test accuracy": runs[k].metrics["test_accuracy"],
-                             "feature dim": int(z.shape[1]),
-                             "mean feature norm": float(z.norm(dim=1).mean()),
-                             "mean distance between class means": scale(z, y)}
-                            for k, (z, y) in feats.items()]))
+nb.show_table(one_seed_view(ctx.over_seeds(lambda s: Dn.feature_table(runs[s], feats[s]))))
 
 # %% [markdown]
 # ## The median k-NN radius: raw, and normalised by the distance between class means
 
 # %%
-dens = pd.concat([A.density_table(feats, ks, scale="centroid").assign(scale="normalised"),
-                  A.density_table(feats, ks, scale="none").assign(scale="raw")],
-                 ignore_index=True)
-nb.show_table(dens.pivot_table(index=["scale", "k"], columns="model",
-                               values=["median_radius", "q25", "q75"], sort=False), 4)
+dens = ctx.over_seeds(lambda s: Dn.density(feats[s], ks))
+nb.show_table(dens.pivot_table(index=["scale", "k"], columns=["model"] + (
+    ["seed"] if len(ctx.seeds) > 1 else []), values=["median_radius", "q25", "q75"],
+    sort=False), 4)
 
 # %% [markdown]
 # What each estimator would conclude at each k ("MMC denser" = MMC's median radius smaller).
@@ -91,43 +73,24 @@ nb.show_table(dens.pivot_table(index=["scale", "k"], columns="model",
 # between class means above): where they agree, the unit of the features did not decide it.
 
 # %%
-wide = dens.pivot_table(index=["scale", "k"], columns="model", values="median_radius",
-                        sort=False)
-wide["MMC / SCE"] = wide["MMC-10"] / wide["SCE"]
-wide["reading"] = np.where(wide["MMC-10"] < wide["SCE"], "MMC denser",
-                           np.where(wide["MMC-10"] > wide["SCE"], "SCE denser", "tie"))
-nb.show_table(wide, 4)
+wide = {s: Dn.readings(at_seed(dens, s)) for s in ctx.seeds}
+for s in ctx.seeds:
+    display(nb.show_table(wide[s], 4))
 
 # %% [markdown]
-# ## How the reading depends on k (median, shaded: interquartile range)
+# ## How the reading depends on k (median, shaded: interquartile range; first seed)
 
 # %%
-fig = plots.lines(dens, x="k", y="median_radius", hue="model", panel="scale",
-                  ci=("q25", "q75"), xlabel="k (neighbours)", ylabel="k-NN radius",
-                  title="k-NN radius,", xticklabels="k")
+fig = plots.lines(at_seed(dens, ctx.seed), x="k", y="median_radius", hue="model",
+                  panel="scale", ci=("q25", "q75"), xlabel="k (neighbours)",
+                  ylabel="k-NN radius", title="k-NN radius,", xticklabels="k")
 ctx.show(fig, "knn-radius-vs-k")
 
 # %% [markdown]
 # ## Verdict
 
 # %%
-norm = wide.loc["normalised"]
-per_k = {k: V.greater(norm.loc[k, "SCE"], norm.loc[k, "MMC-10"], names=("SCE", "MMC"))
-         for k in ks}
-outcome = V.unanimous(per_k.values())
-words = {V.HOLDS: "MMC smaller", V.FAILS: "MMC not smaller", V.OPEN: "?"}
-why = ("MMC / SCE median normalised radius: "
-       + ", ".join(f"k={k} {norm.loc[k, 'MMC / SCE']:.3g}" for k in ks)
-       + {V.HOLDS: " (< 1 at every k)", V.FAILS: " (>= 1 at every k)",
-          V.OPEN: " (depends on k)"}[outcome.verdict])
-rows = [V.Verdict("MMC induces a higher sample density in feature space than SCE",
-                  "median k-NN radius within the class / mean distance between class means, "
-                  f"{S.dataset} test features, k in {ks}",
-                  "paper: density ~ N_k (MMC) vs ~ N/L^2 (SCE); no measured density",
-                  "; ".join(f"k={k}: {words[d.verdict]} ({norm.loc[k, 'MMC-10']:.3g} vs "
-                            f"{norm.loc[k, 'SCE']:.3g})" for k, d in per_k.items()),
-                  *outcome._replace(why=why))]
-verdict = ctx.save_verdicts(V.verdict_table(rows))
+verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: Dn.verdicts(wide[s], ks, S.dataset)))
 verdict
 
 # %% tags=["nbval-ignore-output"]

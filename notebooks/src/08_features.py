@@ -37,14 +37,9 @@ figures_dir = None
 n = None
 
 # %%
-import warnings
-
-import numpy as np
-import pandas as pd
-import torch
-
-from rethinkmmc import analysis as A, data as D, notebook as nb, plots, verdicts as V
-from rethinkmmc.evaluate import wilson
+from rethinkmmc import data as D, notebook as nb, plots
+from rethinkmmc.claims import features as F
+from rethinkmmc.claims.common import at_seed, one_seed_view, seed_pivot
 
 ctx = nb.start("08_features", globals(), n=None)
 S = ctx.settings
@@ -57,23 +52,18 @@ ctx.provenance([S.dataset])
 # %% [markdown]
 # ## (a) 2-D features (the reproduction's Figure 2)
 #
-# Test features of models whose feature layer has 2 units; crosses: MMC-10's centers.
+# Test features of models whose feature layer has 2 units; crosses: MMC-10's centers. Figures
+# show the first seed's runs.
 
 # %%
-runs2d = ctx.runs("features2d")
-f2d = {}
-for k, r in runs2d.items():
-    x, y = r.test_set(ctx.data_root)
-    f2d[k] = (A.embed(r.model, x)[0], y)
-centers2d = {k: r.model.centers.numpy() for k, r in runs2d.items()
-             if r.model.centers is not None}
-nb.show_table(pd.DataFrame([{"run": k, "test accuracy": runs2d[k].metrics["test_accuracy"],
-                             "mean feature norm": float(z.norm(dim=1).mean()),
-                             "center norms": ("-" if k not in centers2d else
-                                              f"{np.linalg.norm(centers2d[k], axis=1).mean():.3f}")}
-                            for k, (z, y) in f2d.items()]))
-fig = plots.scatter_2d({k: (z.numpy(), y.numpy()) for k, (z, y) in f2d.items()}, NAMES,
-                       centers=centers2d)
+runs2d = {s: ctx.runs("features2d", s) for s in ctx.seeds}
+f2d = {s: F.features(runs2d[s], ctx.data_root) for s in ctx.seeds}
+centers2d = {s: {k: r.model.centers.numpy() for k, r in runs2d[s].items()
+                 if r.model.centers is not None} for s in ctx.seeds}
+nb.show_table(one_seed_view(ctx.over_seeds(lambda s: F.table_2d(runs2d[s], f2d[s],
+                                                                centers2d[s]))))
+fig = plots.scatter_2d({k: (z.numpy(), y.numpy()) for k, (z, y) in f2d[ctx.seed].items()},
+                       NAMES, centers=centers2d[ctx.seed])
 ctx.show(fig, "features-2d")
 
 # %% [markdown]
@@ -86,21 +76,10 @@ ctx.show(fig, "features-2d")
 # apart).
 
 # %%
-runs = ctx.runs("standard")
-feats = {}
-for k, r in runs.items():
-    x, y = r.test_set(ctx.data_root)
-    feats[k] = (A.embed(r.model, x)[0], y)
-
-
-def nn_same_class(xy, y):
-    d = torch.cdist(torch.as_tensor(xy), torch.as_tensor(xy))
-    d.fill_diagonal_(float("inf"))
-    return float((y[d.argmin(1)] == y).double().mean())
-
-
+runs = {s: ctx.runs("standard", s) for s in ctx.seeds}
+feats = {s: F.features(runs[s], ctx.data_root) for s in ctx.seeds}
 methods = ["isomap", "pca"]
-if ctx.settings.umap:
+if S.umap:
     try:
         import umap  # noqa: F401
 
@@ -109,23 +88,12 @@ if ctx.settings.umap:
         print("UMAP skipped: umap-learn is not installed (pip install umap-learn)")
 else:
     print(f"UMAP off at the {ctx.profile} profile (numba compiles it for a minute)")
-proj, rows = {}, []
-for k, (z, y) in feats.items():
-    for m in methods:
-        with warnings.catch_warnings():
-            # Well-separated classes leave Isomap's 10-neighbour graph in several components;
-            # scikit-learn then joins them by their closest points (and says so, slowly).
-            warnings.simplefilter("ignore")
-            xy, idx = A.project_2d(z, method=m, n_neighbors=10, seed=ctx.seed, max_points=N,
-                                   y=y)
-        proj[f"{k}, {m}"] = (xy, y[idx].numpy())
-        rows.append({"run": k, "method": m, "points": len(idx),
-                     "1-NN same class in 2-D": nn_same_class(xy, y[idx])})
-nb.show_table(pd.DataFrame(rows).pivot_table(index=["method", "points"], columns="run",
-                                             values="1-NN same class in 2-D", sort=False))
+proj = {s: F.projections(feats[s], methods, N, s) for s in ctx.seeds}
+nb.show_table(seed_pivot(ctx.over_seeds(lambda s: proj[s][1]), ["method", "points"], "run",
+                         "1-NN same class in 2-D"))
 
 # %%
-ctx.show(plots.scatter_2d(proj, NAMES), "projections")
+ctx.show(plots.scatter_2d(proj[ctx.seed][0], NAMES), "projections")
 
 # %% [markdown]
 # ## (c) Distances between class means (SCE) and between centers (MMC)
@@ -137,73 +105,21 @@ ctx.show(plots.scatter_2d(proj, NAMES), "projections")
 # close together.
 
 # %%
-def normalised(table):
-    off = ~np.eye(len(table), dtype=bool)
-    return table / table.to_numpy()[off].mean()
-
-
-def off_diagonal(table):
-    return table.to_numpy()[~np.eye(len(table), dtype=bool)]
-
-
-L = len(NAMES)
-tables = {"SCE class means": normalised(A.center_distance_table(
-              A.class_means(*feats["SCE"], L), NAMES)),
-          "MMC-10 class means": normalised(A.center_distance_table(
-              A.class_means(*feats["MMC-10"], L), NAMES)),
-          "MMC-10 centers": normalised(A.center_distance_table(
-              runs["MMC-10"].model.centers, NAMES))}
-cv = {k: float(off_diagonal(t).std() / off_diagonal(t).mean()) for k, t in tables.items()}
-summary = []
-for k, t in tables.items():
-    iu = np.triu_indices(L, 1)
-    pairs = sorted(zip(t.to_numpy()[iu], iu[0], iu[1]))
-    lo, hi = pairs[0], pairs[-1]
-    equal = cv[k] < 1e-6  # equal up to rounding: no closest pair to name
-    summary.append({"distances of": k, "coefficient of variation": cv[k],
-                    "min / mean": lo[0], "max / mean": hi[0],
-                    "closest pair": "all equal" if equal else f"{NAMES[lo[1]]}-{NAMES[lo[2]]}",
-                    "farthest pair": "all equal" if equal else f"{NAMES[hi[1]]}-{NAMES[hi[2]]}"})
-if {"cat", "dog"} <= set(NAMES):
-    for s, (k, t) in zip(summary, tables.items()):
-        s["cat-dog / mean"] = float(t.loc["cat", "dog"])
-nb.show_table(pd.DataFrame(summary))
+tables = {s: F.distance_tables(runs[s], feats[s], NAMES) for s in ctx.seeds}
+summary = ctx.over_seeds(lambda s: F.distance_summary(tables[s], NAMES))
+nb.show_table(one_seed_view(summary))
 
 # %%
-for k, t in tables.items():
-    ctx.show(plots.heatmap(t, title=f"{k}: distance / mean distance", vmin=0, vmax=1.6),
-             "distances-" + k.lower().replace(" ", "-"))
+for k, t in tables[ctx.seed].items():
+    display(ctx.show(plots.heatmap(t, title=f"{k}: distance / mean distance", vmin=0, vmax=1.6),
+                     "distances-" + k.lower().replace(" ", "-")))
 
 # %% [markdown]
 # ## Verdict
 
 # %%
-def own_center_share(run, z, y):
-    nearest = torch.cdist(z.double(), run.model.centers.double()).argmin(1)
-    k = int((nearest == y).sum())
-    return k / len(y), wilson(k, len(y)), len(y)
-
-
-rows = []
-for label, run, (z, y) in [("MMC-10", runs["MMC-10"], feats["MMC-10"]),
-                           ("MMC-10 2-D", runs2d["MMC-10 2-D"], f2d["MMC-10 2-D"])]:
-    share, ci, m = own_center_share(run, z, y)
-    rows.append(V.Verdict("MMC features cluster around their centers",
-                          f"{label}: share of {m} test features nearest their own center "
-                          "(= test accuracy)",
-                          "paper Fig. 2/3; reproduction Fig. 2/3 (pictures)",
-                          f"{share:.3f} (accuracy {run.metrics['test_accuracy']:.3f})",
-                          *V.at_least(share, 0.95, ci, "share")))
-rows.append(V.Verdict("SCE's class means are unequally spaced, MMC's centers equally",
-                      "coefficient of variation of the off-diagonal distances: SCE class means "
-                      "vs MMC-10 centers",
-                      "reproduction: cat/dog closer for SCE; MMC centers equidistant",
-                      f"SCE {cv['SCE class means']:.3f} vs MMC centers "
-                      f"{cv['MMC-10 centers']:.3g} (MMC class means "
-                      f"{cv['MMC-10 class means']:.3f})",
-                      *V.greater(cv["SCE class means"], cv["MMC-10 centers"],
-                                 names=("SCE CV", "MMC centers CV"))))
-verdict = ctx.save_verdicts(V.verdict_table(rows))
+verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: F.verdicts(
+    runs[s], feats[s], runs2d[s], f2d[s], at_seed(summary, s))))
 verdict
 
 # %% tags=["nbval-ignore-output"]

@@ -33,14 +33,9 @@ overrides = {}
 figures_dir = None
 
 # %%
-import math
-
-import pandas as pd
-import torch
-
-from rethinkmmc import notebook as nb, plots, verdicts as V
-from rethinkmmc.centers import geometry_table, mm_centers, unit_mm_centers
-from rethinkmmc.evaluate import wilson
+from rethinkmmc import notebook as nb, plots
+from rethinkmmc.claims import cmm as M
+from rethinkmmc.claims.common import at_seed, one_seed_view
 
 ctx = nb.start("10_cmm_sweep", globals())
 S = ctx.settings
@@ -52,51 +47,21 @@ ctx.provenance([S.cmm_dataset])
 # ## The runs: MMC on the profile's C_MM dataset, one run per C_MM
 
 # %%
-REF = {1: 0.9216, 10: 0.9257, 50: 0.6892, 100: 0.10}  # reproduction Table 4, CIFAR-10
-runs = ctx.runs("cmm")
-_, y_test = next(iter(runs.values())).test_set(ctx.data_root)
-majority = torch.bincount(y_test).max().item() / len(y_test)
-
-
-def as_float(v):
-    """History values: NaN and inf are stored as strings ('nan')."""
-    return float(v) if v is not None else math.nan
-
-
-rows = []
-for k, r in runs.items():
-    c_mm = r.config.c_mm
-    acc, n = r.metrics["test_accuracy"], int(r.metrics["n_test"])
-    lo, hi = wilson(round(acc * n), n)
-    diverged = bool(r.metrics.get("diverged", False))
-    last = r.history[-1] if r.history else {}
-    fails = diverged or acc <= majority + 0.02
-    rows.append({"run": k, "C_MM": c_mm, "test accuracy": acc, "ci_low": lo, "ci_high": hi,
-                 "n_test": n, "epochs": r.metrics["epochs"], "diverged": diverged,
-                 "diverged at epoch": r.metrics.get("diverged_epoch"),
-                 "final train loss": as_float(last.get("loss")),
-                 "final train accuracy": as_float(last.get("train_accuracy")),
-                 "status": "fails to train" if fails else "trains",
-                 "reproduction (CIFAR-10)": REF.get(int(c_mm)) if c_mm == int(c_mm) else None})
-sweep = pd.DataFrame(rows)
+runs = {s: ctx.runs("cmm", s) for s in ctx.seeds}
+_, y_test = next(iter(runs[ctx.seed].values())).test_set(ctx.data_root)
+majority = M.majority_rate(y_test)
+sweep = ctx.over_seeds(lambda s: M.sweep_table(runs[s], majority))
 print(f"majority-class rate of the {S.cmm_dataset} test split: {majority:.4f} "
       f"(n = {len(y_test)}, {S.cmm_dataset} at {ctx.profile}, {sweep['epochs'].max()} epochs; "
       "the reference: CIFAR-10, 200 epochs)")
-nb.show_table(sweep, 4)
+nb.show_table(one_seed_view(sweep), 4)
 
 # %% [markdown]
 # ## Accuracy against C_MM, beside the reproduction's Table 4
 
 # %%
-curve = pd.concat([
-    sweep.assign(source=f"here ({S.cmm_dataset})")[["source", "C_MM", "test accuracy",
-                                                        "ci_low", "ci_high"]],
-    pd.DataFrame({"source": "reproduction (CIFAR-10)", "C_MM": [float(c) for c in REF],
-                  "test accuracy": list(REF.values())}),
-    pd.DataFrame({"source": "majority-class rate (here)", "C_MM": sweep["C_MM"].tolist(),
-                  "test accuracy": majority})], ignore_index=True)
-fig = plots.lines(curve, x="C_MM", y="test accuracy", hue="source", logx=True,
-                  xlabel="C_MM (log scale)", title="MMC by C_MM")
+fig = plots.lines(M.curve(sweep, majority, S.cmm_dataset), x="C_MM", y="test accuracy",
+                  hue="source", logx=True, xlabel="C_MM (log scale)", title="MMC by C_MM")
 ctx.show(fig, "accuracy-vs-cmm")
 
 # %% [markdown]
@@ -104,11 +69,8 @@ ctx.show(fig, "accuracy-vs-cmm")
 # non-finite)
 
 # %%
-hist = pd.DataFrame([{"C_MM": f"C_MM={r.config.c_mm:g}", "epoch": h["epoch"],
-                      "train loss": as_float(h["loss"])} for r in runs.values() for h in r.history])
-hist.loc[~hist["train loss"].map(math.isfinite), "train loss"] = math.nan
-fig = plots.lines(hist, x="epoch", y="train loss", hue="C_MM", ci=None,
-                  title="MMC training loss by C_MM")
+fig = plots.lines(ctx.over_seeds(lambda s: M.loss_history(runs[s])), x="epoch", y="train loss",
+                  hue="C_MM", ci=None, title="MMC training loss by C_MM")
 fig.axes[0].set_yscale("log")
 ctx.show(fig, "train-loss")
 
@@ -119,40 +81,14 @@ ctx.show(fig, "train-loss")
 # generator misses both whatever the scale, so its sweep compares other centers than these.
 
 # %%
-L = 10
-geo = geometry_table({**{f"mm_centers, C_MM={c:g}": mm_centers(L, L, float(c),
-                                                                 dtype=torch.float64)
-                         for c in S.cmm},
-                      **{f"reproduction generator, C_MM={c:g}":
-                         torch.as_tensor(unit_mm_centers(L, "unsquared")) * float(c)
-                         for c in S.cmm}})
-nb.show_table(geo[["L", "c_mm", "norm_error", "inner_error", "min_angle_deg", "min_distance"]], 6)
+nb.show_table(M.center_geometry(S.cmm), 6)
 
 # %% [markdown]
 # ## Verdict
 
 # %%
-sw = sweep.set_index("C_MM")
-acc = sw["test accuracy"].to_dict()
-ci = {c: (sw.loc[c, "ci_low"], sw.loc[c, "ci_high"]) for c in sw.index}
-name = {c: f"C_MM={c:g}" for c in sw.index}
-best = V.all_of(V.greater(acc[10.0], acc[c], ci[10.0], ci[c], (name[10.0], name[c]))
-                for c in sw.index if c != 10.0)
-n_test = int(sw["n_test"].iloc[0])
-rows = [V.Verdict("C_MM = 10 is the best value",
-                  f"MMC test accuracy on {S.cmm_dataset} by C_MM, n={n_test}, "
-                  "95% Wilson intervals",
-                  "reproduction Table 4 (CIFAR-10, its generator's centers): 1: 92.16%, "
-                  "10: 92.57%, 50: 68.92%, 100: 10%",
-                  ", ".join(f"{name[c]} {a:.4f}" for c, a in acc.items()),
-                  *best),
-        V.Verdict("C_MM = 100 fails to train",
-                  f"C_MM=100 test accuracy vs majority-class rate {majority:.3f} + 0.05",
-                  "reproduction Table 4: 10% on CIFAR-10 (fails to train)",
-                  f"{acc[100.0]:.4f} ({sw.loc[100.0, 'status']}"
-                  + (", diverged)" if sw.loc[100.0, "diverged"] else ")"),
-                  *V.at_most(acc[100.0], majority + 0.05, ci[100.0], "C_MM=100 accuracy"))]
-verdict = ctx.save_verdicts(V.verdict_table(rows))
+verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: M.verdicts(at_seed(sweep, s), majority,
+                                                                   S.cmm_dataset)))
 verdict
 
 # %% [markdown]

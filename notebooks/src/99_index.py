@@ -25,7 +25,7 @@ from IPython.display import Markdown
 from rethinkmmc import notebook as nb
 
 ctx = nb.start("99_index", globals())
-records = [r for r in nb.load_verdicts(ctx.profile, ctx.runs_dir) if r["notebook"] != "99_index"]
+records = [r for r in nb.load_verdicts(ctx.profile) if r["notebook"] != "99_index"]
 
 # %% tags=["nbval-ignore-output"]
 pd.DataFrame([{"notebook": r["notebook"], "hardware": r["hardware"], "seconds": r["seconds"],

@@ -1,0 +1,69 @@
+"""What every claim module needs of its result frames: one row looked up by its labels, and
+results over several seeds (stacked with a ``seed`` column, shown as mean and spread)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+__all__ = ["lookup", "estimate", "over_seeds", "at_seed", "seed_pivot", "one_seed_view"]
+
+
+def lookup(frame: pd.DataFrame, **labels: Any) -> pd.Series:
+    """The first row of `frame` whose columns equal `labels` (``lookup(res, run="SCE",
+    eps=0.1)``). Raises KeyError naming the labels when no row matches."""
+    mask = pd.Series(True, index=frame.index)
+    for k, v in labels.items():
+        if k not in frame.columns:
+            raise KeyError(f"lookup: no column {k!r} (columns: {', '.join(map(str, frame.columns))})")
+        mask &= frame[k] == v
+    hit = frame[mask]
+    if hit.empty:
+        raise KeyError("lookup: no row with " + ", ".join(f"{k}={v!r}" for k, v in labels.items()))
+    return hit.iloc[0]
+
+
+def estimate(frame: pd.DataFrame, value: str = "robust_accuracy",
+             **labels: Any) -> tuple[float, tuple[float, float]]:
+    """A row's `value` and its interval (``ci_low``, ``ci_high``), the row found by `lookup`."""
+    r = lookup(frame, **labels)
+    return float(r[value]), (float(r["ci_low"]), float(r["ci_high"]))
+
+
+def over_seeds(seeds: Iterable[int], measure: Callable[[int], pd.DataFrame]) -> pd.DataFrame:
+    """``measure(seed)`` for every seed, stacked into one frame with a ``seed`` column."""
+    frames = [measure(s).assign(seed=s) for s in seeds]
+    if not frames:
+        raise ValueError("seeds: at least one seed is needed")
+    return pd.concat(frames, ignore_index=True)
+
+
+def at_seed(frame: pd.DataFrame | None, seed: int) -> pd.DataFrame | None:
+    """The rows of one seed (without the ``seed`` column); None stays None."""
+    if frame is None:
+        return None
+    return frame[frame["seed"] == seed].drop(columns="seed").reset_index(drop=True)
+
+
+def _seeds(frame: pd.DataFrame) -> int:
+    return frame["seed"].nunique() if "seed" in frame.columns else 1
+
+
+def one_seed_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` for display: the ``seed`` column dropped when it holds a single seed."""
+    return frame.drop(columns="seed") if _seeds(frame) == 1 and "seed" in frame else frame
+
+
+def seed_pivot(frame: pd.DataFrame, index, columns, values: str,
+               order: list | None = None) -> pd.DataFrame:
+    """A pivot of `values` (rows `index`, columns `columns`). With one seed, the plain
+    pivot; with several, the mean over seeds and their standard deviation (``sd``) side by
+    side under a first column level. `order`: the column order (labels of `columns`)."""
+    if _seeds(frame) == 1:
+        out = frame.pivot_table(index=index, columns=columns, values=values, sort=False)
+        return out[order] if order else out
+    out = frame.pivot_table(index=index, columns=columns, values=values, sort=False,
+                            aggfunc=["mean", "std"]).rename(columns={"std": "sd"}, level=0)
+    if order:
+        out = out.reindex(columns=pd.MultiIndex.from_product([["mean", "sd"], order]))
+    return out

@@ -1,0 +1,103 @@
+"""Hierarchical MMC (notebook 11): centers of one superclass share a direction (C1 apart
+across superclasses, C2 within), as the 2020 reproduction tried on CIFAR-100. Does HMMC beat
+MMC in accuracy, and does it make fewer mistakes across superclasses?"""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from .. import data as D, verdicts as V
+from ..evaluate import wilson
+from ..torchutil import predict
+
+__all__ = ["SUPER_NAMES", "REF", "with_superclasses", "superclass_table", "center_distances",
+           "accuracy_table", "bar_frame", "verdicts"]
+
+SUPER_NAMES = {"cifar10": ("vehicles", "animals"),
+               "digits": ("closed loop (0, 6, 8, 9)", "open (1, 2, 3, 4, 5, 7)")}
+REF = ("reproduction: HMMC did not beat plain MMC on CIFAR-100; best C1 in [5, 20], "
+       "C2 in [0.1, 2]")
+
+
+def with_superclasses() -> list[str]:
+    """The datasets HMMC can run on."""
+    return [k for k, s in D.DATASETS.items() if s.superclasses is not None or k == "cifar100"]
+
+
+def superclass_table(dataset: str, sup_of: list[int]) -> pd.DataFrame:
+    spec = D.DATASETS[dataset]
+    names = dict(enumerate(SUPER_NAMES.get(dataset, ())))
+    return pd.DataFrame([{"superclass": s, "name": names.get(s, f"coarse label {s}"),
+                          "classes": ", ".join(spec.classes[c] for c in range(spec.num_classes)
+                                               if sup_of[c] == s)}
+                         for s in sorted(set(sup_of))]).set_index("superclass")
+
+
+def center_distances(runs: dict, sup_of: list[int]) -> pd.DataFrame:
+    """Distances between centers within and across superclasses (HMMC trades the first,
+    about 2 C2, for the second)."""
+    sup = torch.tensor(sup_of)
+    same = sup[:, None] == sup[None, :]
+    off = ~torch.eye(len(sup_of), dtype=torch.bool)
+    rows = []
+    for k, r in runs.items():
+        mu = r.model.centers.detach().double()
+        d = torch.cdist(mu, mu)
+        rows.append({"run": k, "C1 (C_MM)": r.config.c_mm,
+                     "C2": r.config.hmmc_c2 if r.config.centers == "hierarchical" else None,
+                     "min within superclass": d[same & off].min().item(),
+                     "mean within superclass": d[same & off].mean().item(),
+                     "min across superclasses": d[~same].min().item(),
+                     "mean across superclasses": d[~same].mean().item()})
+    return pd.DataFrame(rows)
+
+
+def accuracy_table(runs: dict, sup_of: list[int], data_root=None) -> pd.DataFrame:
+    """Accuracy and superclass accuracy on the test split, with Wilson intervals, and the
+    mistakes within and across superclasses."""
+    x, y = next(iter(runs.values())).test_set(data_root)
+    sup = torch.tensor(sup_of)
+    rows = []
+    for k, r in runs.items():
+        pred = predict(r.model, x)
+        n = len(y)
+        correct = (pred == y).sum().item()
+        sup_ok = (sup[pred] == sup[y]).sum().item()
+        rows.append({"run": k, "n": n, "accuracy": correct / n,
+                     **dict(zip(("acc ci_low", "acc ci_high"), wilson(correct, n))),
+                     "superclass accuracy": sup_ok / n,
+                     **dict(zip(("sup ci_low", "sup ci_high"), wilson(sup_ok, n))),
+                     "mistakes within superclass": sup_ok - correct,
+                     "mistakes across superclasses": n - sup_ok,
+                     "stored test accuracy": r.metrics["test_accuracy"]})
+    return pd.DataFrame(rows)
+
+
+def bar_frame(acc: pd.DataFrame) -> pd.DataFrame:
+    """Both accuracies with their intervals, long, for a bar chart."""
+    return pd.concat([
+        pd.DataFrame({"run": acc["run"], "measure": "accuracy", "value": acc["accuracy"],
+                      "lo": acc["acc ci_low"], "hi": acc["acc ci_high"]}),
+        pd.DataFrame({"run": acc["run"], "measure": "superclass accuracy",
+                      "value": acc["superclass accuracy"], "lo": acc["sup ci_low"],
+                      "hi": acc["sup ci_high"]})], ignore_index=True)
+
+
+def verdicts(acc: pd.DataFrame, dataset: str, n_super: int) -> list[V.Verdict]:
+    """The verdict rows of notebook 11, from one seed's accuracy table."""
+    t = acc.set_index("run")
+    a, h = t.loc["MMC-10"], t.loc["HMMC 10/1"]
+    return [V.Verdict("HMMC beats MMC in accuracy", f"test accuracy on {dataset}, n={int(a['n'])}",
+                      REF, f"HMMC {h['accuracy']:.4f} vs MMC {a['accuracy']:.4f}",
+                      *V.greater(h["accuracy"], a["accuracy"],
+                                 (h["acc ci_low"], h["acc ci_high"]),
+                                 (a["acc ci_low"], a["acc ci_high"]), ("HMMC", "MMC"))),
+            V.Verdict("HMMC makes fewer cross-superclass mistakes",
+                      f"superclass accuracy on {dataset} ({n_super} superclasses), "
+                      f"n={int(a['n'])}",
+                      "the reproduction's motivation; not reported there",
+                      f"HMMC {h['superclass accuracy']:.4f} vs MMC "
+                      f"{a['superclass accuracy']:.4f}",
+                      *V.greater(h["superclass accuracy"], a["superclass accuracy"],
+                                 (h["sup ci_low"], h["sup ci_high"]),
+                                 (a["sup ci_low"], a["sup ci_high"]), ("HMMC", "MMC")))]

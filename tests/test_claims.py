@@ -1,0 +1,189 @@
+"""The claim modules' logic on small synthetic frames with known answers: lookups, results over
+seeds, verdicts across seeds, the out-of-distribution sets, and each claim's verdict rule."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rethinkmmc import ood, plots, verdicts as V
+from rethinkmmc.claims import blackbox, cmm, density, features, remark3, whitebox
+from rethinkmmc.claims.common import (at_seed, estimate, lookup, one_seed_view, over_seeds,
+                                      seed_pivot)
+from rethinkmmc.experiments import settings
+
+
+def frame():
+    return pd.DataFrame({"run": ["SCE", "MMC-10", "SCE", "MMC-10"], "eps": [0.1, 0.1, 0.3, 0.3],
+                         "robust_accuracy": [0.2, 0.9, 0.0, 0.5],
+                         "ci_low": [0.1, 0.8, 0.0, 0.4], "ci_high": [0.3, 0.95, 0.05, 0.6]})
+
+
+def test_lookup_finds_the_row_and_names_what_is_missing():
+    assert lookup(frame(), run="MMC-10", eps=0.3)["robust_accuracy"] == 0.5
+    assert estimate(frame(), run="SCE", eps=0.1) == (0.2, (0.1, 0.3))
+    with pytest.raises(KeyError, match=r"run='AT-SCE', eps=0.1"):
+        lookup(frame(), run="AT-SCE", eps=0.1)
+    with pytest.raises(KeyError, match="no column 'attack'"):
+        lookup(frame(), attack="pgd")
+
+
+def test_over_seeds_stacks_and_at_seed_takes_one_back():
+    f = over_seeds([0, 3], lambda s: frame().assign(robust_accuracy=frame()["robust_accuracy"] + s))
+    assert sorted(f["seed"].unique()) == [0, 3] and len(f) == 8
+    pd.testing.assert_frame_equal(at_seed(f, 0), frame())
+    assert at_seed(None, 0) is None
+    assert "seed" not in one_seed_view(over_seeds([0], lambda s: frame()))
+    assert "seed" in one_seed_view(f)
+    with pytest.raises(ValueError, match="seeds"):
+        over_seeds([], lambda s: frame())
+
+
+def test_seed_pivot_mean_and_sd_over_seeds():
+    one = over_seeds([0], lambda s: frame())
+    pd.testing.assert_frame_equal(
+        seed_pivot(one, "eps", "run", "robust_accuracy", ["SCE", "MMC-10"]),
+        frame().pivot_table(index="eps", columns="run", values="robust_accuracy",
+                            sort=False)[["SCE", "MMC-10"]])
+    two = over_seeds([0, 1], lambda s: frame().assign(
+        robust_accuracy=frame()["robust_accuracy"] + 0.1 * s))
+    p = seed_pivot(two, "eps", "run", "robust_accuracy", ["SCE", "MMC-10"])
+    assert list(p.columns.get_level_values(0).unique()) == ["mean", "sd"]
+    assert p.loc[0.1, ("mean", "MMC-10")] == pytest.approx(0.95)
+    assert p.loc[0.1, ("sd", "SCE")] == pytest.approx(0.1 / math.sqrt(2))
+
+
+def row(verdict, claim="c", ours="x"):
+    return V.Verdict(claim, "m", "r", ours, verdict, "because", 0.1)
+
+
+def test_across_seeds_is_unanimous():
+    assert V.across_seeds({0: [row(V.HOLDS)]}) == [row(V.HOLDS)]
+    both = V.across_seeds({0: [row(V.HOLDS), row(V.FAILS, "d")],
+                           1: [row(V.HOLDS, ours="y"), row(V.FAILS, "d")]})
+    assert [r.verdict for r in both] == [V.HOLDS, V.FAILS]
+    assert both[0].ours == "seed 0: x; seed 1: y" and "seeds 0, 1" in both[0].measure
+    split = V.across_seeds({0: [row(V.HOLDS)], 1: [row(V.FAILS)]})
+    assert split[0].verdict == V.OPEN and "disagree" in split[0].why
+    with pytest.raises(ValueError, match="same claims"):
+        V.across_seeds({0: [row(V.HOLDS)], 1: [row(V.HOLDS, "other")]})
+
+
+def test_ood_sets_are_seeded_shaped_and_in_range():
+    a = ood.ood_set("noise", (1, 8, 8), 5, seed=1)
+    assert a.shape == (5, 1, 8, 8) and torch.equal(a, ood.ood_set("noise", (1, 8, 8), 5, seed=1))
+    assert not torch.equal(a, ood.ood_set("noise", (1, 8, 8), 5, seed=2))
+    p = ood.ood_set("photos", (3, 32, 32), 4, seed=0)
+    assert p.shape == (4, 3, 32, 32) and 0 <= p.min() and p.max() <= 1
+    assert ood.photo("china.jpg", (1, 28, 28)).shape == (1, 1, 28, 28)
+    grey = ood.to_input(torch.full((2, 1, 4, 4), 0.5), (3, 4, 4))
+    assert grey.shape == (2, 3, 4, 4) and torch.all(grey == 0.5)
+    with pytest.raises(ValueError, match="out-of-distribution set 'lions'"):
+        ood.ood_set("lions", (1, 8, 8), 2, seed=0)
+
+
+def attack_rows():
+    """A 02 result frame: MMC-10 beats SCE under PGD-10 but falls under the worst case."""
+    rows = []
+    for run, pgd_ce, pgd_ad, worst in (("SCE", 0.05, 0.04, 0.0), ("MMC-10", 0.95, 0.6, 0.39),
+                                       ("AT-SCE", 0.8, 0.8, 0.7), ("AT-MMC-10", 0.8, 0.7, 0.6)):
+        for attack, obj, acc in (("pgd-10", "ce", pgd_ce), ("pgd-10", "adaptive", pgd_ad),
+                                 ("worst case", "", worst)):
+            for e in (0.1, 0.3):
+                rows.append({"run": run, "attack": attack, "objective": obj, "eps": e,
+                             "eps_label": f"{e:g}", "robust_accuracy": acc,
+                             "ci_low": acc - 0.02, "ci_high": acc + 0.02})
+    return pd.DataFrame(rows)
+
+
+def test_whitebox_verdicts_known_answers():
+    clean = pd.DataFrame({"run": ["SCE", "MMC-10"], "test accuracy": [0.97, 0.94],
+                          "n_test": [10000, 10000]})
+    rows = whitebox.verdicts(attack_rows(), clean, None, settings("smoke"), 450)
+    by = {(r.claim, r.measure.split(" at ")[-1]): r.verdict for r in rows}
+    assert by[("MMC is more robust than SCE under the paper's attack", "0.1, n=450")] == V.HOLDS
+    assert by[("Adversarially trained MMC beats adversarially trained SCE", "0.1, n=450")] \
+        == V.FAILS
+    assert rows[-2].claim == "The adaptive objective is at least as strong as CE on MMC"
+    assert rows[-2].verdict == V.HOLDS
+    assert rows[-1].claim == "MMC costs no clean accuracy" and rows[-1].verdict == V.FAILS
+    assert "worst case over 2 attacks" in rows[1].measure
+
+
+def test_label_attacks_names_rows_and_keeps_the_method():
+    res = pd.DataFrame({"attack": ["pgd", "fgsm", "worst-case", "pgd"], "steps": [10, 1, 0, 10],
+                        "targeted": [False, False, False, True],
+                        "objective": ["ce", "cw", "", "adaptive"]})
+    out = whitebox.label_attacks(res)
+    assert list(out["attack"]) == ["pgd-10", "fgsm", "worst case", "pgd-10 targeted"]
+    assert list(out["method"]) == ["pgd", "fgsm", "worst-case", "pgd"]
+    assert out["objective"][1] == "adaptive (C&W)"
+
+
+def test_gap_table_and_masking_verdict():
+    def rows(kind, attack, acc):
+        return {"model": "MMC-10", "eps": 0.1, "eps_label": "0.1", "kind": kind,
+                "attack": attack, "robust_accuracy": acc, "points": "p"}
+    f = pd.DataFrame([rows("white-box", "pgd", 0.5), rows("black-box", "square", 0.3),
+                      rows("black-box", "spsa", 0.6)])
+    g = blackbox.gap_table([f])
+    assert g.loc[0, "gap"] == pytest.approx(0.2) and g.loc[0, "best black-box/transfer"] == "square"
+    bb = pd.DataFrame([{"run": r, "attack": "spsa", "eps": e, "eps_label": f"{e:g}",
+                        "robust_accuracy": a, "ci_low": a - 0.01, "ci_high": a + 0.01}
+                       for r, a in (("MMC-10", 0.9), ("SCE", 0.1)) for e in (0.1, 0.3)])
+    trans = pd.DataFrame([{"source": "SCE", "target": t, "method": "pgd", "eps": e,
+                           "eps_label": f"{e:g}", "robust_accuracy": a, "ci_low": a - 0.01,
+                           "ci_high": a + 0.01} for t, a in (("MMC-10", 0.5), ("SCE", 0.0))
+                          for e in (0.1, 0.3)])
+    out = blackbox.verdicts(bb, trans, g, settings("smoke"), 100)
+    assert [r.verdict for r in out] == [V.HOLDS] * 4 + [V.FAILS]
+    assert "1 of 1 beaten" in out[-1].ours
+
+
+def test_density_reading_and_verdict():
+    dens = pd.DataFrame([{"scale": s, "k": k, "model": m, "median_radius": r}
+                         for s in ("normalised", "raw") for k in (5, 10)
+                         for m, r in (("SCE", 1.0), ("MMC-10", 0.5 if k == 5 else 2.0))])
+    wide = density.readings(dens)
+    assert list(wide.loc["normalised", "reading"]) == ["MMC denser", "SCE denser"]
+    (v,) = density.verdicts(wide, [5, 10], "digits")
+    assert v.verdict == V.OPEN and "depends on k" in v.why
+
+
+def test_cmm_verdicts():
+    sweep = pd.DataFrame({"C_MM": [1.0, 10.0, 100.0], "test accuracy": [0.80, 0.95, 0.10],
+                          "ci_low": [0.78, 0.94, 0.08], "ci_high": [0.82, 0.96, 0.12],
+                          "n_test": 1000, "status": ["trains", "trains", "fails to train"],
+                          "diverged": [False, False, True]})
+    best, fails = cmm.verdicts(sweep, majority=0.1, dataset="digits")
+    assert best.verdict == V.HOLDS and fails.verdict == V.HOLDS and "diverged" in fails.ours
+
+
+def test_distance_summary_equal_centers_and_unequal_means():
+    names = ["a", "b", "c"]
+    eq = pd.DataFrame(np.ones((3, 3)) - np.eye(3), index=names, columns=names)
+    uneq = pd.DataFrame([[0, 1, 2], [1, 0, 3], [2, 3, 0]], index=names, columns=names,
+                        dtype=float)
+    s = features.distance_summary({"eq": eq, "uneq": uneq}, names)
+    assert s.loc[0, "closest pair"] == "all equal" and s.loc[0, "coefficient of variation"] < 1e-9
+    assert s.loc[1, "closest pair"] == "a-b" and s.loc[1, "farthest pair"] == "b-c"
+
+
+def test_remark3_shares_known_answer():
+    # other-class logits: one point with runner-up within ln 5, one far apart
+    h = torch.tensor([[10.0, 5.0, 4.0, 0.0], [10.0, 5.0, 0.0, -5.0]])
+    y = torch.tensor([0, 0])
+    sh = remark3.shares({"toy": (h, y)})
+    assert lookup(sh, pair="h(1) - h(2) <= ln 5")["share"] == pytest.approx(0.5)
+
+
+def test_lines_over_seeds_draws_mean_and_band():
+    df = pd.DataFrame({"x": [1, 2, 1, 2], "y": [0.1, 0.2, 0.3, 0.4], "run": "A",
+                       "seed": [0, 0, 1, 1]})
+    fig = plots.lines(df, x="x", y="y", hue="run", ci=None)
+    ax = fig.axes[0]
+    assert np.allclose(ax.lines[0].get_ydata(), [0.2, 0.3])
+    assert ax.collections and "over seeds" in ax.get_title()
+    one = plots.lines(df[df["seed"] == 0], x="x", y="y", hue="run", ci=None)
+    assert np.allclose(one.axes[0].lines[0].get_ydata(), [0.1, 0.2])
