@@ -86,11 +86,42 @@ def _store_path(run: Run | None, store_dir: Path | None, key: str) -> Path | Non
     return None
 
 
+def record_name(prefix: str, ident: dict) -> str:
+    """The file stem of a stored record: `prefix` and a hash of its identity. The store's one
+    naming rule, for attack evaluations (``pgd-<hash>``) and transfer records
+    (``transfer-pgd-<hash>``, suites.transfer_table) alike."""
+    blob = json.dumps(ident, sort_keys=True, default=str)
+    return f"{prefix}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def record_path(run_path: str | Path, prefix: str, ident: dict) -> Path:
+    """Where a run's stored record with this identity lives: ``<run>/evaluations/``."""
+    return Path(run_path) / "evaluations" / f"{record_name(prefix, ident)}.json"
+
+
+def as_stored(ident: dict) -> dict:
+    """An identity as it reads back from its JSON file (tuples as lists, others as str)."""
+    return json.loads(json.dumps(ident, default=str))
+
+
+def read_record(path: Path, ident: dict) -> dict | None:
+    """The record stored at `path` if it exists and has this identity, else None (another
+    evaluation's file, or an older version: not ours to use). Attack records are further
+    checked by their own reader (lengths, completeness, checksum)."""
+    want = as_stored(ident)
+    if not path.exists():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return rec if isinstance(rec, dict) and rec.get("ident") == want else None
+
+
 def _key(attack: Attack, model_id: str, points: dict) -> tuple[str, dict]:
     ident = {"attack": attack.settings(), "points": points, "model": model_id,
              "version": EVAL_VERSION}
-    blob = json.dumps(ident, sort_keys=True, default=str)
-    return f"{attack.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}", ident
+    return record_name(attack.name, ident), ident
 
 
 def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Tensor,

@@ -69,16 +69,21 @@ def lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str | None = None,
                         label=label)
                 if ci and set(ci) <= set(d.columns):
                     ax.fill_between(d[x], d[ci[0]], d[ci[1]], color=COLORS[i % 10], alpha=0.12)
-        if xticklabels:
-            ticks = sub.drop_duplicates(x).sort_values(x)
-            ax.set_xticks(ticks[x], ticks[xticklabels])
-        if logx:
-            ax.set_xscale("log")
-        ax.set_xlabel(xlabel or x)
-        ax.set_ylabel(ylabel or y)
-        ax.set_title(f"{title}{' ' if title and p is not None else ''}{'' if p is None else p}")
+        _axes_text(ax, sub, x, y, p, xlabel, ylabel, title, logx, xticklabels)
     axes[0].legend(loc="best")
     return fig
+
+
+def _axes_text(ax, sub, x, y, p, xlabel, ylabel, title, logx, xticklabels, note=""):
+    """Ticks, scale, labels and the panel's title of one axes of `lines`."""
+    if xticklabels:
+        ticks = sub.drop_duplicates(x).sort_values(x)
+        ax.set_xticks(ticks[x], ticks[xticklabels])
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.set_title(f"{title}{' ' if title and p is not None else ''}{'' if p is None else p}{note}")
 
 
 def _lines_over_seeds(df, x, y, hue, panel, style, xlabel, ylabel, title, logx,
@@ -93,15 +98,8 @@ def _lines_over_seeds(df, x, y, hue, panel, style, xlabel, ylabel, title, logx,
         sns.lineplot(sub, x=x, y=y, hue=hue, hue_order=hues, style=style, errorbar="sd",
                      marker="o", markersize=3, palette=COLORS[:len(hues)], ax=ax,
                      legend=ax is axes[0])
-        if xticklabels:
-            ticks = sub.drop_duplicates(x).sort_values(x)
-            ax.set_xticks(ticks[x], ticks[xticklabels])
-        if logx:
-            ax.set_xscale("log")
-        ax.set_xlabel(xlabel or x)
-        ax.set_ylabel(ylabel or y)
-        ax.set_title(f"{title}{' ' if title and p is not None else ''}{'' if p is None else p}"
-                     " (mean +- sd over seeds)")
+        _axes_text(ax, sub, x, y, p, xlabel, ylabel, title, logx, xticklabels,
+                   " (mean +- sd over seeds)")
     return fig
 
 

@@ -95,12 +95,9 @@ def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], l
     target), attack ("<method>" on the diagonal, "<method> from <source>" elsewhere), kind
     ("white-box" on the diagonal, "transfer" elsewhere), norm.
     """
-    import hashlib  # noqa: PLC0415
-    import json  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
     from .attacks import craft  # noqa: PLC0415
-    from .evaluate import EVAL_VERSION, eps_label, points_checksum, wilson  # noqa: PLC0415
+    from .evaluate import (EVAL_VERSION, as_stored, eps_label, points_checksum,  # noqa: PLC0415
+                           read_record, record_path, wilson)
     from .runs import atomic_write_json  # noqa: PLC0415
     from .torchutil import predict  # noqa: PLC0415
 
@@ -128,16 +125,8 @@ def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], l
             if stored:
                 ident = {"transfer": attack.settings(), "points": points,
                          "source": runs[src].key, "version": EVAL_VERSION}
-                blob = json.dumps(ident, sort_keys=True, default=str)
-                path = (Path(runs[src].path) / "evaluations"
-                        / f"transfer-{attack.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
-                          ".json")
-                ident = json.loads(json.dumps(ident, default=str))
-                if path.exists():
-                    rec = json.loads(path.read_text())
-                    if rec.get("ident") != ident:
-                        rec = None
-                rec = rec or {"ident": ident, "targets": {}}
+                path = record_path(runs[src].path, f"transfer-{attack.name}", ident)
+                rec = read_record(path, ident) or {"ident": as_stored(ident), "targets": {}}
             keys = {t: runs[t].key if stored else t for t in names}
             have = rec["targets"] if rec else {}
             missing = [t for t in names if keys[t] not in have]

@@ -6,24 +6,22 @@ touched. Folders whose model does not match its checksum are left alone.
 
     python scripts/migrate_run_keys.py runs/smoke [runs/quick ...]
 """
-import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 
 from rethinkmmc.config import TrainConfig
+from rethinkmmc.evaluate import record_name
 from rethinkmmc.runs import atomic_write_json, atomic_write_text, file_sha256
 
 
-def record_name(ident: dict) -> str:
-    """The file stem the package gives a stored record with this identity: an evaluation
-    (evaluate._key) or a transfer record (suites.transfer_table)."""
-    blob = json.dumps(ident, sort_keys=True, default=str)
-    h = hashlib.sha256(blob.encode()).hexdigest()[:12]
+def stem(ident: dict) -> str:
+    """The file stem the store gives a record with this identity: an evaluation or a transfer
+    record (evaluate.record_name)."""
     if "transfer" in ident:
-        return f"transfer-{ident['transfer']['attack']}-{h}"
-    return f"{ident['attack']['attack']}-{h}"
+        return record_name(f"transfer-{ident['transfer']['attack']}", ident)
+    return record_name(ident["attack"]["attack"], ident)
 
 
 def migrate(folder: Path) -> int:
@@ -50,7 +48,7 @@ def migrate(folder: Path) -> int:
             if "source" in ident:  # a transfer record names its targets' runs too
                 ident["source"] = new_keys.get(ident["source"], ident["source"])
                 rec["targets"] = {new_keys.get(k, k): v for k, v in rec["targets"].items()}
-            target = e.with_name(record_name(ident) + ".json")
+            target = e.with_name(stem(ident) + ".json")
             atomic_write_json(target, rec)
             if target != e:
                 e.unlink()
