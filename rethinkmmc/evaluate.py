@@ -32,8 +32,8 @@ from .data import stratified_subset
 from .runs import Run, atomic_write_json
 from .torchutil import default_device, eval_mode, predict
 
-__all__ = ["evaluate", "worst_case", "eps_label", "wilson", "select_points", "EVAL_VERSION",
-           "attack_flags", "points_checksum"]
+__all__ = ["evaluate", "worst_case", "eps_label", "wilson", "wilson_rate", "select_points",
+           "EVAL_VERSION", "attack_flags", "points_checksum"]
 
 # Bump when a change to an attack or to this module changes stored results.
 EVAL_VERSION = "1"
@@ -61,6 +61,12 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     # at k = 0 (k = n) the bound is exactly 0 (1); the formula leaves rounding dust like 4e-19
     return (0.0 if k == 0 else max(0.0, mid - half), 1.0 if k == n else min(1.0, mid + half))
+
+
+def wilson_rate(rate: float, n: int) -> tuple[float, float]:
+    """:func:`wilson` of a proportion stored as a rate over `n` (a run's test accuracy, a
+    share of points): the count is ``round(rate * n)``."""
+    return wilson(round(rate * n), n)
 
 
 def select_points(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0,

@@ -26,7 +26,7 @@ from . import verdicts as V
 from .claims.common import over_seeds
 from .experiments import Settings, configs, settings
 from .profiles import PROFILES, THREADS
-from .runs import atomic_write_json, default_runs_dir
+from .runs import atomic_write_json, default_runs_dir, in_checkout
 from .torchutil import hardware
 
 __all__ = ["COMMON", "EXTRA", "IDENTITY", "ParameterError", "Context", "check_parameters",
@@ -270,12 +270,12 @@ def start(name: str, ns: dict, **extra: Any) -> Context:
         raise ParameterError(f"{name}: its own parameters {sorted(extra)} differ from "
                              f"notebook.EXTRA's {sorted(EXTRA[name])}")
     # a notebook outside the report (tests, users' own) declares its own parameters here
-    params = check_parameters(name, _user_names(ns), None if name in EXTRA else extra)
-    threads = THREADS.get(params["profile"])
-    if threads:
+    ctx = Context(name=name, params=check_parameters(name, _user_names(ns),
+                                                     None if name in EXTRA else extra))
+    if ctx.threads:  # the kernel's inference too, not only training
         import torch  # noqa: PLC0415
 
-        torch.set_num_threads(threads)
+        torch.set_num_threads(ctx.threads)
     import matplotlib  # noqa: PLC0415
 
     # tqdm.auto warns (with a file path, which differs between checkouts) when ipywidgets is
@@ -287,7 +287,7 @@ def start(name: str, ns: dict, **extra: Any) -> Context:
     pd.set_option("display.max_colwidth", 120)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 30)
-    return Context(name=name, params=params)
+    return ctx
 
 
 def _inline_figures() -> None:
@@ -305,16 +305,11 @@ def _inline_figures() -> None:
 def default_verdicts_dir(profile: str) -> Path:
     """Where the notebooks of `profile` store their verdict records for the index: the
     report's own folder. $RETHINKMMC_VERDICTS (which `rethinkmmc report` sets to
-    ``<out>/verdicts`` for its kernels), else the checkout's reports/<profile>/verdicts, else
-    ./reports/<profile>/verdicts. Not runs/: the run store holds models and attack results,
-    not conclusions drawn from them."""
+    ``<out>/verdicts`` for its kernels), else the checkout's reports/<profile>/verdicts
+    (runs.in_checkout). Not runs/: the run store holds models and attack results, not
+    conclusions drawn from them."""
     env = os.environ.get("RETHINKMMC_VERDICTS")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").exists() and (repo / "rethinkmmc").is_dir():
-        return repo / "reports" / profile / "verdicts"
-    return Path("reports") / profile / "verdicts"
+    return Path(env) if env else in_checkout(Path("reports") / profile / "verdicts")
 
 
 def load_verdicts(profile: str, verdicts_dir: str | Path | None = None) -> list[dict]:

@@ -22,7 +22,7 @@ import torch
 from .build import build_model, test_split
 from .config import TrainConfig
 
-__all__ = ["Run", "load_run", "default_runs_dir", "run_dir", "atomic_write_text",
+__all__ = ["in_checkout", "Run", "load_run", "default_runs_dir", "run_dir", "atomic_write_text",
            "atomic_write_json", "atomic_torch_save", "run_lock", "RunNotFoundError",
            "DamagedRunError", "file_sha256", "set_aside"]
 
@@ -55,16 +55,20 @@ def _read_json(path: Path, kind: type):
     return obj
 
 
-def default_runs_dir() -> Path:
-    """$RETHINKMMC_RUNS, else the source checkout's runs/ (where notebooks find the committed
-    runs from any working directory), else ./runs."""
-    env = os.environ.get("RETHINKMMC_RUNS")
-    if env:
-        return Path(env)
+def in_checkout(relative: str | Path) -> Path:
+    """`relative` inside the source checkout the package runs from (so that notebooks find the
+    committed runs and reports from any working directory), else relative to the working
+    directory (an installed package)."""
     repo = Path(__file__).resolve().parents[1]
     if (repo / "pyproject.toml").exists() and (repo / "rethinkmmc").is_dir():
-        return repo / "runs"
-    return Path("runs")
+        return repo / relative
+    return Path(relative)
+
+
+def default_runs_dir() -> Path:
+    """$RETHINKMMC_RUNS, else the checkout's runs/ (:func:`in_checkout`)."""
+    env = os.environ.get("RETHINKMMC_RUNS")
+    return Path(env) if env else in_checkout("runs")
 
 
 def run_dir(cfg: TrainConfig, runs_dir: str | Path | None = None) -> Path:

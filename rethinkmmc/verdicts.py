@@ -22,7 +22,8 @@ from typing import Iterable, Mapping, NamedTuple
 import pandas as pd
 
 __all__ = ["HOLDS", "FAILS", "OPEN", "VERDICTS", "Decision", "Verdict", "at_least", "at_most",
-           "greater", "not_less", "improves", "all_of", "unanimous", "across_seeds", "verdict_table"]
+           "greater", "not_less", "improves", "all_of", "unanimous", "across_seeds",
+           "verdict_table"]
 
 HOLDS, FAILS, OPEN = "holds", "does not hold", "inconclusive at this profile"
 VERDICTS = (HOLDS, FAILS, OPEN)

@@ -12,7 +12,7 @@ from .. import verdicts as V
 from ..attacks import SPSA, Square
 from ..experiments import Settings
 from ..suites import adaptive_objective, attack_table, paper_whitebox, transfer_table
-from .common import estimate, lookup
+from .common import checked_rows, estimate, lookup, versus
 
 __all__ = ["MAIN", "MMC", "TOLERANCE", "budgets", "whitebox_suite", "crafted_suite",
            "transfer_results", "blackbox_results", "whitebox_results", "masking_frames",
@@ -85,22 +85,14 @@ def whitebox_results(runs: dict, S: Settings, data, n: int, seed: int,
                         data=data)
 
 
-def _as_checked(df: pd.DataFrame, points: str) -> pd.DataFrame:
-    """Evaluation rows -> the rows rethinkmmc.checks reads."""
-    out = df[df["attack"] != "worst-case"].drop(columns=["model", "attack name"],
-                                                errors="ignore").rename(columns={"run": "model"})
-    kind = out["attack"].map(lambda a: "black-box" if a in ("spsa", "square") else "white-box")
-    return out.assign(kind=kind, points=points)
-
-
 def masking_frames(wb: pd.DataFrame, trans: pd.DataFrame, bb: pd.DataFrame, n_transfer: int,
                    n_blackbox: int) -> list[pd.DataFrame]:
     """One frame per set of points, white-box beside black-box or transfer rows, as
     `rethinkmmc.checks.run_checks(results=...)` reads them."""
     t = f"transfer points (n={n_transfer})"
-    return [pd.concat([_as_checked(wb, t),
+    return [pd.concat([checked_rows(wb, t),
                        trans[trans["kind"] == "transfer"].assign(points=t)], ignore_index=True),
-            _as_checked(bb, f"black-box points (n={n_blackbox})")]
+            checked_rows(bb, f"black-box points (n={n_blackbox})")]
 
 
 def gap_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -124,27 +116,21 @@ def verdicts(bb: pd.DataFrame, trans: pd.DataFrame, gaps: pd.DataFrame, S: Setti
     """The verdict rows of notebook 03 (its rules 1-3), from one seed's frames."""
     rows = []
     for e in S.eps_main:
-        a, aci = estimate(bb, run="MMC-10", attack="spsa", eps=e)
-        b, bci = estimate(bb, run="SCE", attack="spsa", eps=e)
-        label = lookup(bb, eps=e)["eps_label"]
-        rows.append(V.Verdict("MMC resists black-box attacks better than SCE",
-                              f"SPSA accuracy at {label}, n={S.n_spsa}, {S.spsa_samples} "
-                              f"samples x {S.spsa_steps} steps",
-                              "paper Sec. 5.2: MMC above SCE under SPSA (tables not read offline)",
-                              f"MMC {a:.3f} vs SCE {b:.3f}",
-                              *V.improves(a, b, aci, bci, ("MMC", "SCE"), 0.05)))
+        rows.append(versus("MMC resists black-box attacks better than SCE",
+                           f"SPSA accuracy at {lookup(bb, eps=e)['eps_label']}, n={S.n_spsa}, "
+                           f"{S.spsa_samples} samples x {S.spsa_steps} steps",
+                           "paper Sec. 5.2: MMC above SCE under SPSA (tables not read offline)",
+                           estimate(bb, run="MMC-10", attack="spsa", eps=e),
+                           estimate(bb, run="SCE", attack="spsa", eps=e), ("MMC", "SCE")))
     for e in S.eps_main:
-        a, aci = estimate(trans, source="SCE", target="MMC-10", method="pgd", eps=e)
-        b, bci = estimate(trans, source="SCE", target="SCE", method="pgd", eps=e)
-        label = lookup(trans, eps=e)["eps_label"]
-        rows.append(V.Verdict("Transfer adversarials from SCE hurt MMC less than they hurt SCE",
-                              f"accuracy on PGD-10 adversarials crafted on SCE at {label}, "
-                              f"n={n_transfer}",
-                              "paper Sec. 5.2: MMC above SCE under transfer (tables not read "
-                              "offline)",
-                              f"MMC {a:.3f} vs SCE {b:.3f}",
-                              *V.improves(a, b, aci, bci, ("MMC (transfer)", "SCE (white-box)"),
-                                          0.05)))
+        rows.append(versus("Transfer adversarials from SCE hurt MMC less than they hurt SCE",
+                           f"accuracy on PGD-10 adversarials crafted on SCE at "
+                           f"{lookup(trans, eps=e)['eps_label']}, n={n_transfer}",
+                           "paper Sec. 5.2: MMC above SCE under transfer (tables not read "
+                           "offline)",
+                           estimate(trans, source="SCE", target="MMC-10", method="pgd", eps=e),
+                           estimate(trans, source="SCE", target="SCE", method="pgd", eps=e),
+                           ("MMC", "SCE"), ("MMC (transfer)", "SCE (white-box)")))
     g = gaps[gaps["run"].isin(MMC)]
     worst = g.sort_values("gap", ascending=False).iloc[0]
     beaten = int((g["gap"] > TOLERANCE / 100).sum())

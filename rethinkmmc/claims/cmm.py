@@ -9,7 +9,7 @@ import torch
 
 from .. import verdicts as V
 from ..centers import geometry_table, mm_centers, unit_mm_centers
-from ..evaluate import wilson
+from ..evaluate import wilson_rate
 
 __all__ = ["REF", "as_float", "majority_rate", "sweep_table", "curve", "loss_history",
            "center_geometry", "verdicts"]
@@ -33,7 +33,7 @@ def sweep_table(runs: dict, majority: float) -> pd.DataFrame:
     for k, r in runs.items():
         c_mm = r.config.c_mm
         acc, n = r.metrics["test_accuracy"], int(r.metrics["n_test"])
-        lo, hi = wilson(round(acc * n), n)
+        lo, hi = wilson_rate(acc, n)
         diverged = bool(r.metrics.get("diverged", False))
         last = r.history[-1] if r.history else {}
         fails = diverged or acc <= majority + 0.02

@@ -6,7 +6,12 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-__all__ = ["lookup", "estimate", "over_seeds", "at_seed", "seed_pivot", "one_seed_view"]
+from .. import verdicts as V
+
+__all__ = ["lookup", "estimate", "over_seeds", "at_seed", "seed_pivot", "one_seed_view",
+           "checked_rows", "test_outputs", "versus"]
+
+BLACK_BOX = ("spsa", "square")  # the gradient-free attacks: "black-box" rows of the checks
 
 
 def lookup(frame: pd.DataFrame, **labels: Any) -> pd.Series:
@@ -15,7 +20,8 @@ def lookup(frame: pd.DataFrame, **labels: Any) -> pd.Series:
     mask = pd.Series(True, index=frame.index)
     for k, v in labels.items():
         if k not in frame.columns:
-            raise KeyError(f"lookup: no column {k!r} (columns: {', '.join(map(str, frame.columns))})")
+            raise KeyError(f"lookup: no column {k!r} "
+                           f"(columns: {', '.join(map(str, frame.columns))})")
         mask &= frame[k] == v
     hit = frame[mask]
     if hit.empty:
@@ -67,3 +73,40 @@ def seed_pivot(frame: pd.DataFrame, index, columns, values: str,
     if order:
         out = out.reindex(columns=pd.MultiIndex.from_product([["mean", "sd"], order]))
     return out
+
+
+def checked_rows(df: pd.DataFrame, points: str | None = None) -> pd.DataFrame:
+    """Evaluation rows (evaluate / attack_table) as `rethinkmmc.checks.run_checks(results=...)`
+    reads them: the worst-case rows dropped, the display name as ``model``, ``kind``
+    "black-box" for SPSA and Square, else "white-box", and (given) the ``points`` they share."""
+    out = df[df["attack"] != "worst-case"].drop(columns=["model", "method", "attack name"],
+                                                errors="ignore").rename(columns={"run": "model"})
+    out = out.assign(kind=out["attack"].map(lambda a: "black-box" if a in BLACK_BOX
+                                            else "white-box"))
+    return out if points is None else out.assign(points=points)
+
+
+def test_outputs(runs: dict, data_root=None) -> dict:
+    """Run name -> (test-set features, logits, labels): one pass of each model over its test
+    split (analysis.embed)."""
+    # here, not at the top: notebook.py imports this module before any model is needed
+    from .. import analysis as A  # noqa: PLC0415
+
+    out = {}
+    for k, r in runs.items():
+        x, y = r.test_set(data_root)
+        z, h = A.embed(r.model, x)
+        out[k] = (z, h, y)
+    return out
+
+
+def versus(claim: str, measure: str, reference: str, a: tuple, b: tuple,
+           labels: tuple[str, str], names: tuple[str, str] | None = None,
+           rule: Callable = V.improves, margin: float = 0.05) -> V.Verdict:
+    """A verdict row comparing two estimates ``(value, interval)`` of one measure (as
+    :func:`estimate` gives them): `ours` reads "<A> 0.907 vs <B> 0.136", and `rule`
+    (verdicts.improves, or not_less) decides with its gain or tolerance `margin`; `names` say
+    the two sides in the rule's reasons (default: `labels`)."""
+    (va, ca), (vb, cb) = a, b
+    return V.Verdict(claim, measure, reference, f"{labels[0]} {va:.3f} vs {labels[1]} {vb:.3f}",
+                     *rule(va, vb, ca, cb, names or labels, margin))

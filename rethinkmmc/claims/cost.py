@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import verdicts as V
-from ..evaluate import wilson
+from ..evaluate import wilson_rate
 from ..runs import Run, run_dir
 
 __all__ = ["MAIN", "TIMING", "REF_MIN", "REF_OPT", "setup_table", "reference_ratios",
@@ -62,7 +62,7 @@ def optimizer_table(runs: dict) -> pd.DataFrame:
     rows = []
     for k, r in runs.items():
         acc, n = r.metrics["test_accuracy"], int(r.metrics["n_test"])
-        lo, hi = wilson(round(acc * n), n)
+        lo, hi = wilson_rate(acc, n)
         rows.append({"optimizer": k, "lr": r.config.lr,
                      "momentum": r.config.momentum if r.config.optimizer != "adam" else None,
                      "epochs": r.metrics["epochs"], "diverged": r.metrics.get("diverged", False),

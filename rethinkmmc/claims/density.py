@@ -8,17 +8,14 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis as A, verdicts as V
+from .common import test_outputs
 
 __all__ = ["features", "usable_k", "scale", "feature_table", "density", "readings", "verdicts"]
 
 
 def features(runs: dict, data_root=None) -> dict:
     """Run name -> (test features, labels)."""
-    out = {}
-    for k, r in runs.items():
-        x, y = r.test_set(data_root)
-        out[k] = (A.embed(r.model, x)[0], y)
-    return out
+    return {k: (z, y) for k, (z, _, y) in test_outputs(runs, data_root).items()}
 
 
 def usable_k(feats: dict, ks) -> tuple[list[int], list[int], int]:

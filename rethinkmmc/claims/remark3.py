@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis as A, verdicts as V
-from ..evaluate import wilson
-from .common import lookup
+from ..evaluate import wilson_rate
+from .common import lookup, test_outputs
 
 __all__ = ["KS", "logits", "logit_table", "shares", "errors", "error_long", "gaps", "verdicts"]
 
@@ -19,11 +19,7 @@ KS = (1, 2, 3, 4, 5)
 
 def logits(runs: dict, data_root=None) -> dict:
     """Dataset -> (test-set logits, labels) of its SCE run."""
-    out = {}
-    for d, r in runs.items():
-        x, y = r.test_set(data_root)
-        out[d] = (A.embed(r.model, x)[1], y)
-    return out
+    return {d: (h, y) for d, (_, h, y) in test_outputs(runs, data_root).items()}
 
 
 def logit_table(runs: dict, lg: dict) -> pd.DataFrame:
@@ -41,7 +37,7 @@ def shares(lg: dict) -> pd.DataFrame:
     for d, (h, y) in lg.items():
         for pair in [(1, 2), (2, 3)]:
             share = A.remark3_share(h, y, ratio=5.0, pair=pair)
-            lo, hi = wilson(round(share * len(y)), len(y))
+            lo, hi = wilson_rate(share, len(y))
             rows.append({"SCE run on": d, "pair": f"h({pair[0]}) - h({pair[1]}) <= ln 5",
                          "share": share, "ci_low": lo, "ci_high": hi, "n": len(y)})
     out = pd.DataFrame(rows)
@@ -97,6 +93,6 @@ def verdicts(sh: pd.DataFrame, err: pd.DataFrame) -> list[V.Verdict]:
                               f"n={n_pts}",
                               "reproduction: suggests the top 5 terms",
                               f"{e[5]:.3f} (k = 1: {e[1]:.3f})",
-                              *V.at_least(e[5], 0.95, wilson(round(e[5] * n_pts), n_pts),
+                              *V.at_least(e[5], 0.95, wilson_rate(e[5], n_pts),
                                           "share")))
     return rows

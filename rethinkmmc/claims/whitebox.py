@@ -8,11 +8,11 @@ import pandas as pd
 
 from .. import verdicts as V
 from ..attacks import CW
-from ..evaluate import wilson
+from ..evaluate import wilson_rate
 from ..experiments import Settings
 from ..suites import adaptive_objective, attack_table, paper_whitebox, strongest
 from ..train import test_loss
-from .common import estimate, lookup, seed_pivot
+from .common import checked_rows, estimate, lookup, seed_pivot, versus
 
 __all__ = ["MAIN", "clean_table", "full_suite", "light_suite", "attack_results", "label_attacks",
            "attack_pivot", "targeted_pivot", "eps_sweep", "cw_table", "ordering_rows",
@@ -23,7 +23,8 @@ MAIN = ["SCE", "MMC-10", "AT-SCE", "AT-MMC-10"]  # the runs every attack meets
 
 def clean_table(runs: dict, data_root=None) -> pd.DataFrame:
     """Each run's loss, training, clean test accuracy and own test loss (full test split)."""
-    return pd.DataFrame([{"run": k, "loss": r.config.loss, "adversarial training": r.config.adv_train,
+    return pd.DataFrame([{"run": k, "loss": r.config.loss,
+                          "adversarial training": r.config.adv_train,
                           "test accuracy": r.metrics["test_accuracy"],
                           "test loss": test_loss(r, data_root),
                           "n_test": r.metrics.get("n_test"), "epochs": r.config.epochs,
@@ -115,10 +116,8 @@ def cw_table(runs: dict, S: Settings, seed: int, progress=None) -> pd.DataFrame:
 
 def ordering_rows(res: pd.DataFrame) -> pd.DataFrame:
     """The untargeted PGD rows as `rethinkmmc.checks` reads them (its attack-ordering check)."""
-    out = res[(res["method"] == "pgd") & ~res["targeted"]].copy()
-    out["attack"] = out["method"]
-    return out.drop(columns=["model", "method"]).rename(columns={"run": "model"}).assign(
-        kind="white-box")
+    pgd = res[(res["method"] == "pgd") & ~res["targeted"]]
+    return checked_rows(pgd.assign(attack=pgd["method"]))
 
 
 def cifar_results(runs: dict, n: int, seed: int, progress=None) -> pd.DataFrame:
@@ -138,29 +137,27 @@ def verdicts(res: pd.DataFrame, clean: pd.DataFrame, cifar: pd.DataFrame | None,
     rows = []
     for e in S.eps_main:
         label = lookup(res, eps=e)["eps_label"]
-        a, aci = estimate(res, run="MMC-10", attack="pgd-10", objective="ce", eps=e)
-        b, bci = estimate(res, run="SCE", attack="pgd-10", objective="ce", eps=e)
-        rows.append(V.Verdict("MMC is more robust than SCE under the paper's attack",
-                              f"PGD-10 (CE objective) accuracy at {label}, n={n}",
-                              "paper: MMC >> SCE; MTandHJ CIFAR MMC 84.71% at 8/255",
-                              f"MMC {a:.3f} vs SCE {b:.3f}",
-                              *V.improves(a, b, aci, bci, ("MMC", "SCE"), 0.05)))
+
+        def at(run, attack, **more):
+            return estimate(res, run=run, attack=attack, eps=e, **more)
+
         n_attacks = int(((res["run"] == "MMC-10") & (res["eps"] == e)
                          & (res["attack"] != "worst case")).sum())
-        a, aci = estimate(res, run="MMC-10", attack="worst case", eps=e)
-        b, bci = estimate(res, run="SCE", attack="worst case", eps=e)
-        rows.append(V.Verdict("MMC's robustness survives adaptive and stronger attacks",
-                              f"worst case over {n_attacks} attacks at {label}, n={n}",
-                              "AutoAttack on an independent MMC: 0.00% (MTandHJ)",
-                              f"MMC {a:.3f} vs SCE {b:.3f}",
-                              *V.improves(a, b, aci, bci, ("MMC worst", "SCE worst"), 0.05)))
-        a, aci = estimate(res, run="AT-MMC-10", attack="worst case", eps=e)
-        b, bci = estimate(res, run="AT-SCE", attack="worst case", eps=e)
-        rows.append(V.Verdict("Adversarially trained MMC beats adversarially trained SCE",
-                              f"worst case at {label}, n={n}",
-                              "AutoAttack: AT-MMC 43.48% (reported 55.0%), CIFAR-10 8/255",
-                              f"AT-MMC {a:.3f} vs AT-SCE {b:.3f}",
-                              *V.improves(a, b, aci, bci, ("AT-MMC", "AT-SCE"), 0.05)))
+        rows += [versus("MMC is more robust than SCE under the paper's attack",
+                        f"PGD-10 (CE objective) accuracy at {label}, n={n}",
+                        "paper: MMC >> SCE; MTandHJ CIFAR MMC 84.71% at 8/255",
+                        at("MMC-10", "pgd-10", objective="ce"), at("SCE", "pgd-10", objective="ce"),
+                        ("MMC", "SCE")),
+                 versus("MMC's robustness survives adaptive and stronger attacks",
+                        f"worst case over {n_attacks} attacks at {label}, n={n}",
+                        "AutoAttack on an independent MMC: 0.00% (MTandHJ)",
+                        at("MMC-10", "worst case"), at("SCE", "worst case"), ("MMC", "SCE"),
+                        ("MMC worst", "SCE worst")),
+                 versus("Adversarially trained MMC beats adversarially trained SCE",
+                        f"worst case at {label}, n={n}",
+                        "AutoAttack: AT-MMC 43.48% (reported 55.0%), CIFAR-10 8/255",
+                        at("AT-MMC-10", "worst case"), at("AT-SCE", "worst case"),
+                        ("AT-MMC", "AT-SCE"))]
     e0 = S.eps_main[0]
     label = lookup(res, eps=e0)["eps_label"]
     a, _ = estimate(res, run="MMC-10", attack="pgd-10", objective="adaptive", eps=e0)
@@ -171,7 +168,7 @@ def verdicts(res: pd.DataFrame, clean: pd.DataFrame, cifar: pd.DataFrame | None,
                           *(V.at_most(a, b, what="adaptive accuracy"))))
     c = clean.set_index("run")["test accuracy"]
     nt = int(clean.set_index("run").loc["SCE", "n_test"] or 0)
-    ci = (lambda v: wilson(round(v * nt), nt)) if nt else (lambda v: None)
+    ci = (lambda v: wilson_rate(v, nt)) if nt else (lambda v: None)
     rows.append(V.Verdict("MMC costs no clean accuracy", "test accuracy, full test split",
                           "reproduction: within 2 points of the paper",
                           f"MMC {c['MMC-10']:.4f} vs SCE {c['SCE']:.4f}",
