@@ -28,6 +28,12 @@ DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100")
 ARCH_NAMES = ("preact_resnet", "resnet_v2", "small_cnn")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 AUGMENTS = ("none", "shift", "shift_flip")
+# The targeted inner attack of adversarial training (Pang et al. 2020's code, after cleverhans):
+# - softmax: targeted softmax cross-entropy on the model's logits (for MMC, -||z - mu||^2),
+#   the target drawn uniformly over all classes, the true one included (the original);
+# - pull: ascend -||z - mu_t||^2 toward a target drawn among the other classes (an ablation;
+#   this package's first version).
+ADV_TARGETS = ("softmax", "pull")
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class TrainConfig:
     adv_step: float = 2 / 256
     adv_steps: int = 10
     adv_targeted: bool | None = None  # None: targeted (random target) for MMC, else untargeted
+    adv_target: str = "softmax"       # targeted inner attack: softmax | pull (see ADV_TARGETS)
     adv_ratio: float = 1.0            # share of each batch replaced by adversarial examples
     train_subset: int | None = None   # seeded, stratified subset of the training split
     test_subset: int | None = None    # seeded, stratified subset of the test split
@@ -81,6 +88,7 @@ class TrainConfig:
         _one_of("centers", self.centers, CENTER_KINDS)
         _one_of("optimizer", self.optimizer, OPTIMIZERS)
         _one_of("augment", self.augment, AUGMENTS)
+        _one_of("adv_target", self.adv_target, ADV_TARGETS)
         for name in ("epochs", "batch_size", "feat_dim"):
             _int_at_least(name, getattr(self, name), 1)
         _int_at_least("adv_steps", self.adv_steps, 0)
@@ -122,6 +130,15 @@ class TrainConfig:
             raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
         return cls(**d)
 
+    def hashed(self) -> dict[str, Any]:
+        """The settings the key hashes: every field, except ``adv_target`` where it decides
+        nothing (no targeted adversarial training), so that runs stored before the field
+        existed keep their keys."""
+        d = self.to_dict()
+        if not (self.adv_train and self.targeted_adv):
+            d.pop("adv_target")
+        return d
+
     def key(self) -> str:
         """The run's name: a readable prefix + hash of the config and the training code version.
 
@@ -130,7 +147,7 @@ class TrainConfig:
         and non-MM centers, and the seed: ``at-mnist-mmc10-z256-s0-…``,
         ``digits-mmc10-z64-adam-s0-…``, ``cifar10-mmc10-z256-hier1-s0-…`` (C2 = 1). The hash
         decides; the prefix is for people (scripts/migrate_run_keys.py renames older stores)."""
-        blob = json.dumps({"config": self.to_dict(), "version": TRAIN_VERSION}, sort_keys=True)
+        blob = json.dumps({"config": self.hashed(), "version": TRAIN_VERSION}, sort_keys=True)
         h = hashlib.sha256(blob.encode()).hexdigest()[:10]
         tag = f"{self.dataset}-{self.loss}"
         if self.loss in FIXED_CENTERS:

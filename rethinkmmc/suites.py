@@ -151,3 +151,14 @@ def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], l
 
 
 __all__ += ["transfer_table"]
+
+
+def claim1_eval(run, eps_list: Sequence[float], n: int | None = None, seed: int = 0,
+                device=None, progress: bool | None = None) -> pd.DataFrame:
+    """Claim 1's evaluation of one run at each eps of `eps_list`, stored beside the run: the
+    paper's attacks and the strong suite (see :func:`strong_suite`), one DataFrame."""
+    frames = []
+    for eps in eps_list:
+        frames.append(evaluate(run, strongest(eps, seed=seed), n=n, seed=seed, device=device,
+                               progress=progress))
+    return pd.concat(frames, ignore_index=True)

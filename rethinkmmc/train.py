@@ -21,6 +21,7 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from . import data as D
 from .attacks import pgd_linf
@@ -53,15 +54,28 @@ def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
-def _random_targets(y: torch.Tensor, num_classes: int, gen: torch.Generator) -> torch.Tensor:
-    """A uniformly random label different from the true one (the original's random target)."""
+def _random_targets(y: torch.Tensor, num_classes: int, gen: torch.Generator,
+                    include_true: bool = False) -> torch.Tensor:
+    """A uniformly random label: over all classes (`include_true`, cleverhans' random target in
+    the original's adversarial training) or over the classes other than the true one."""
+    if include_true:
+        return torch.randint(0, num_classes, y.shape, generator=gen,
+                             device=gen.device).to(y.device)
     shift = torch.randint(1, num_classes, y.shape, generator=gen, device=gen.device).to(y.device)
     return (y + shift) % num_classes
 
 
 def _adversarial(cfg, model, features_fn, loss_fn, x, y, num_classes, gen):
-    """PGD on the training loss, in eval mode (BN running statistics fixed while attacking)."""
-    if cfg.targeted_adv:
+    """PGD on the training objective, in eval mode (BN running statistics fixed while
+    attacking). Untargeted: ascend the training loss. Targeted (MMC by default, as the
+    original's code): cfg.adv_target 'softmax' descends the softmax cross-entropy of the
+    logits toward a target drawn over all classes (Pang et al. 2020's code, after cleverhans'
+    targeted PGD); 'pull' ascends -||z - mu_t||^2 toward a target among the other classes."""
+    if cfg.targeted_adv and cfg.adv_target == "softmax":
+        t = _random_targets(y, num_classes, gen, include_true=True)
+        objective = lambda xa: -F.cross_entropy(  # noqa: E731
+            model.head(features_fn(xa).float()), t, reduction="sum")
+    elif cfg.targeted_adv:
         t = _random_targets(y, num_classes, gen)
         objective = lambda xa: -loss_fn(features_fn(xa), t)  # noqa: E731  pull toward the target
     else:
