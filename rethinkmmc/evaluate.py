@@ -124,9 +124,15 @@ def read_record(path: Path, ident: dict) -> dict | None:
     return rec if isinstance(rec, dict) and rec.get("ident") == want else None
 
 
-def _key(attack: Attack, model_id: str, points: dict) -> tuple[str, dict]:
+def _key(attack: Attack, model_id: str, points: dict,
+         after: Sequence[str] = ()) -> tuple[str, dict]:
+    """A record's name and identity. In a cascade, `after` names the records of the earlier
+    stages, whose survivors alone this stage attacks (a first stage has none, so it shares
+    the record of the same attack run on its own)."""
     ident = {"attack": attack.settings(), "points": points, "model": model_id,
              "version": EVAL_VERSION}
+    if after:
+        ident["after"] = list(after)
     return record_name(attack.name, ident), ident
 
 
@@ -255,14 +261,17 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
              seed: int = 0, how: str = "stratified", batch_size: int = 500,
              device: str | torch.device | None = None, store: bool = True,
              store_dir: str | Path | None = None, progress: bool | None = None,
-             worst: bool = True) -> pd.DataFrame:
+             worst: bool = True, cascade: bool = False) -> pd.DataFrame:
     """One row per attack: clean and robust accuracy (true label), 95% interval, eps (and its
     denominator), norm, objective, targeted (with target success), steps, n, seconds; median
     and mean distance of successful L2/L1 adversarials. With `worst`, one more row per (norm,
     eps) shared by several attacks: the per-example worst case over them.
 
     Every attack runs on the same points: the clean-correct ones (the others count as not
-    robust). Results of a Run (or with `store_dir`) are read from the store when present.
+    robust). With `cascade`, as AutoAttack (Croce & Hein, ICML 2020), each attack runs only on
+    the points every earlier one left robust, and its row's robust accuracy is that after it
+    (the last row is the worst case); a ``stage`` column numbers them. Results of a Run (or
+    with `store_dir`) are read from the store when present.
     """
     from tqdm.auto import tqdm
 
@@ -273,16 +282,21 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
     x, y = x.to(device), y.to(device)
     points = {"n": len(y), "seed": seed, "how": how, "checksum": points_checksum(x, y)}
     clean_ok = predict(model, x, batch_size) == y
-    rows, flags = [], []
+    rows, flags, earlier = [], [], []
+    active = clean_ok
     with eval_mode(model):
         for attack in attacks:
-            key, ident = _key(attack, model_id, points)
+            key, ident = _key(attack, model_id, points, earlier if cascade else ())
             path = _store_path(run, Path(store_dir) if store_dir else None, key) if store else None
             bar = (lambda it: tqdm(it, desc=f"{model_id} {attack.name}", leave=False,
                                    disable=None if progress is None else not progress))
-            rec = attack_flags(model, attack, x, y, clean_ok, batch_size, path, ident, bar)
+            rec = attack_flags(model, attack, x, y, active, batch_size, path, ident, bar)
             rows.append(_row(attack, rec, clean_ok, model_id))
             flags.append(torch.tensor(rec["robust"], dtype=torch.bool))
+            if cascade:
+                earlier.append(key)
+                active = flags[-1].to(clean_ok.device) & active
+                rows[-1]["stage"] = len(earlier)
     df = pd.DataFrame(rows)
     if worst and len(attacks) > 1:
         df = pd.concat([df, _worst_rows(df, flags, clean_ok, model_id)], ignore_index=True)

@@ -5,7 +5,9 @@
   (iterated FGSM from x, no random start).
 - PGD: Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018
   (random start in the ball; restarts keep, per example, the first successful or else the
-  highest-objective point).
+  highest-objective point). The paper's attacks return the last iterate, as cleverhans did;
+  ``keep_best=True`` returns per example the first iterate that succeeded, else the
+  highest-objective one (as APGD does), for the strong suite.
 - MIM: Dong et al., "Boosting Adversarial Attacks with Momentum", CVPR 2018 (L1-normalised
   gradient accumulated with decay mu).
 
@@ -22,7 +24,7 @@ import torch
 
 from .base import Attack, check_eps
 
-__all__ = ["pgd_linf", "FGSM", "BIM", "PGD", "MIM"]
+__all__ = ["pgd_linf", "pgd_linf_best", "FGSM", "BIM", "PGD", "MIM"]
 
 
 def _project(x_adv, x, eps):
@@ -57,6 +59,47 @@ def pgd_linf(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     return x_adv.detach()
 
 
+def pgd_linf_best(objective: Callable[[torch.Tensor], torch.Tensor],
+                  success: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float,
+                  step_size: float, steps: int, random_start: bool = True,
+                  generator: torch.Generator | None = None,
+                  momentum: float | None = None) -> torch.Tensor:
+    """:func:`pgd_linf` that returns, per example, the first iterate (the start included) at
+    which ``success(x_adv)`` (B,) holds, else the iterate of highest per-example
+    ``objective(x_adv)`` (B,): an attack that crossed the boundary and stepped back still
+    counts, as in APGD (Croce & Hein 2020)."""
+    x = x.detach()
+    if random_start and eps > 0:
+        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        x_adv = (x + (2 * noise - 1) * eps).clamp(0, 1)
+    else:
+        x_adv = x.clone()
+    g_acc = torch.zeros_like(x) if momentum is not None else None
+    best = x_adv.clone()
+    best_f = torch.full((x.shape[0],), -float("inf"), device=x.device, dtype=x.dtype)
+    done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    shape = (-1, *[1] * (x.dim() - 1))
+    for k in range(steps + 1):
+        x_adv.requires_grad_(True)
+        f = objective(x_adv)
+        with torch.no_grad():
+            ok = success(x_adv) & ~done
+            take = ok | (~done & (f.detach() > best_f))
+            best = torch.where(take.view(shape), x_adv.detach(), best)
+            best_f = torch.where(take, f.detach(), best_f)
+            done |= ok
+        if k == steps or bool(done.all()):
+            break
+        (grad,) = torch.autograd.grad(f.sum(), x_adv)
+        with torch.no_grad():
+            if g_acc is not None:
+                l1 = grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(shape)
+                g_acc = momentum * g_acc + grad / l1
+                grad = g_acc
+            x_adv = _project(x_adv + step_size * grad.sign(), x, eps)
+    return best.detach()
+
+
 class PGD(Attack):
     """Projected gradient descent in L-inf (Madry et al. 2018), with restarts.
 
@@ -67,8 +110,9 @@ class PGD(Attack):
     name = "pgd"
 
     def __init__(self, eps: float, steps: int = 10, step_size: float | None = None,
-                 random_start: bool = True, restarts: int = 1, **kw):
+                 random_start: bool = True, restarts: int = 1, keep_best: bool = False, **kw):
         super().__init__(eps=eps, **kw)
+        self.keep_best = bool(keep_best)
         if steps < 1:
             raise ValueError(f"steps: must be >= 1, got {steps}")
         if restarts < 1:
@@ -86,19 +130,31 @@ class PGD(Attack):
                  restarts=self.restarts)
         if self.momentum is not None:
             s["momentum"] = self.momentum
+        if self.keep_best:  # only when set: the paper attacks' stored keys stay as they were
+            s["keep_best"] = True
         return s
+
+    def _succeeded(self, model, x_adv, y, target):
+        pred = model(x_adv).argmax(1)
+        return (pred == target) if target is not None else (pred != y)
 
     def perturb(self, model, x, y, target, gen):
         best, best_obj, done = None, None, None
         for _ in range(self.restarts):
-            x_adv = pgd_linf(lambda xa: self.loss(model, xa, y, target), x, self.eps,
-                             self.step_size, self.steps, self.random_start, gen, self.momentum)
+            if self.keep_best:
+                x_adv = pgd_linf_best(lambda xa: self.objective(model, xa, y, target),
+                                      lambda xa: self._succeeded(model, xa, y, target), x,
+                                      self.eps, self.step_size, self.steps, self.random_start,
+                                      gen, self.momentum)
+            else:
+                x_adv = pgd_linf(lambda xa: self.loss(model, xa, y, target), x, self.eps,
+                                 self.step_size, self.steps, self.random_start, gen,
+                                 self.momentum)
             if self.restarts == 1:
                 return x_adv
             with torch.no_grad():
                 obj = self.objective(model, x_adv, y, target)
-                pred = model(x_adv).argmax(1)
-                ok = (pred == target) if target is not None else (pred != y)
+                ok = self._succeeded(model, x_adv, y, target)
             if best is None:
                 best, best_obj, done = x_adv, obj, ok
                 continue
