@@ -34,6 +34,7 @@ class Settings:
     n_spsa: int
     eps: tuple[float, ...]            # the eps sweep
     eps_main: tuple[float, ...]       # the budgets verdicts are computed at
+    eps_strong: tuple[float, ...]     # claim 1's strong cascade: eps_main + the original's
     eps_label_den: int | None
     hmmc_dataset: str
     cmm_dataset: str
@@ -54,20 +55,22 @@ class Settings:
 SETTINGS: dict[str, Settings] = {
     "smoke": Settings(dataset="digits", cifar=None, ood=("noise", "photos"), n=450, n_cw=100,
                       n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
+                      eps_strong=(8 / 256, 16 / 256, 0.1, 0.3),
                       eps_label_den=None, hmmc_dataset="digits", cmm_dataset="digits",
                       cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=32, square_queries=300,
                       cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
                       umap=False),
     "quick": Settings(dataset="mnist", cifar="cifar10", ood=("fashion_mnist", "noise", "photos"),
                       n=500, n_cw=100, n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
-                      eps_label_den=None, hmmc_dataset="cifar10", cmm_dataset="mnist",
+                      eps_strong=(8 / 256, 16 / 256, 0.1, 0.3), eps_label_den=None, hmmc_dataset="cifar10", cmm_dataset="mnist",
                       cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=64, square_queries=500,
                       cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
                       umap=True),
     "paper": Settings(dataset="cifar10", cifar="cifar10", ood=("mnist", "noise", "photos"),
                       n=10000, n_cw=500, n_spsa=1000,
                       eps=(4 / 256, 8 / 256, 16 / 256, 24 / 256, 32 / 256),
-                      eps_main=(8 / 256, 16 / 256), eps_label_den=256, hmmc_dataset="cifar10",
+                      eps_main=(8 / 256, 16 / 256), eps_strong=(8 / 256, 16 / 256),
+                      eps_label_den=256, hmmc_dataset="cifar10",
                       cmm_dataset="cifar10", cmm=(1, 10, 50, 100), spsa_steps=10,
                       spsa_samples=128, square_queries=5000, cw_steps=1000, cw_binary=9,
                       density_k=(5, 10, 20, 50), extras=True, umap=True),
@@ -103,6 +106,13 @@ def _cifar(p: str, s: Settings) -> dict[str, TrainConfig]:
     return {"SCE": train_config(p, s.cifar, "sce"), "MMC-10": train_config(p, s.cifar, "mmc")}
 
 
+def _cifar_at(p: str, s: Settings) -> dict[str, TrainConfig]:
+    if s.cifar is None:
+        return {}
+    return {"AT-SCE": train_config(p, s.cifar, "sce", adv_train=True),
+            "AT-MMC-10": train_config(p, s.cifar, "mmc", adv_train=True)}
+
+
 def _cmm(p: str, s: Settings) -> dict[str, TrainConfig]:
     return {f"MMC-{c:g}": train_config(p, s.cmm_dataset, "mmc", c_mm=float(c))
             for c in s.cmm}
@@ -131,7 +141,8 @@ def _hmmc(p: str, s: Settings) -> dict[str, TrainConfig]:
 
 
 GROUPS: dict[str, Callable[[str, Settings], dict[str, TrainConfig]]] = {
-    "robustness": _robustness, "standard": _standard, "cifar": _cifar, "cmm": _cmm,
+    "robustness": _robustness, "standard": _standard, "cifar": _cifar, "cifar_at": _cifar_at,
+    "cmm": _cmm,
     "optimizers": _optimizers, "features2d": _features2d, "hmmc": _hmmc,
 }
 

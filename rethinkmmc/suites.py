@@ -166,32 +166,37 @@ def paper_attack(eps: float, seed: int = 0) -> PGD:
 
 def strong_suite(eps: float, run_or_model, steps: int = 100, square_queries: int = 5000,
                  seed: int = 0) -> list[Attack]:
-    """Claim 1's attacks at `eps`, in cascade order (cheap and likely first):
+    """Claim 1's attacks at `eps`, in cascade order (the paper's first, then by what breaks
+    most per gradient, so that the costly targeted attacks meet few points):
 
     1. the paper's attack (:func:`paper_attack`);
     2. PGD-50 on the adaptive objective (the original's for center-based models, else the
        C&W margin), best iterate kept;
-    3. APGD-CE, `steps` iterations (AutoAttack's standard version: 100, one run);
-    4. APGD-T: targeted DLR toward each of the 9 top other classes in turn (AutoAttack);
-    5. for models with centers (MMC, MM-LDA, L-GM): APGD and APGD-T on ``mmc_margin``, the
-       distance margin ||z - mu_y||^2 - min_{l != y} ||z - mu_l||^2, an objective that does
-       not saturate like the softmax of -||z - mu||^2 (Croce & Hein's point on DLR);
-    6. Square, `square_queries` queries (5,000 in AutoAttack), gradient-free: a gradient
+    3. for models with centers (MMC, MM-LDA, L-GM): APGD on ``mmc_margin``, the distance
+       margin ||z - mu_y||^2 - min_{l != y} ||z - mu_l||^2, which does not saturate as the
+       softmax of -||z - mu||^2 does (Croce & Hein's point on DLR);
+    4. APGD-CE, `steps` iterations (AutoAttack's standard version: 100, one run);
+    5. APGD-T: targeted DLR toward each of the 9 top other classes in turn (AutoAttack);
+    6. for models with centers: APGD-T on the targeted ``mmc_margin``;
+    7. Square, `square_queries` queries (5,000 in AutoAttack), gradient-free: a gradient
        masked by the model cannot hide a point from it.
 
-    FAB-T, AutoAttack's fourth attack, is not here: it is a minimum-norm attack whose standard-
-    version gains over APGD-T are rare (Croce & Hein 2020, Table 2); `tests/test_strong.py`
-    checks the whole cascade against torchattacks' AutoAttack, FAB-T included.
+    FAB-T, AutoAttack's fourth attack, is not here: a minimum-norm attack whose gains over
+    APGD-T in the standard version are rare (Croce & Hein 2020, Table 2);
+    benchmarks/strong_vs_autoattack.py sets the whole cascade against torchattacks'
+    AutoAttack, FAB-T included, on the same points.
     """
     adaptive = adaptive_objective(run_or_model)
+    centers = adaptive == "adaptive"
     out: list[Attack] = [paper_attack(eps, seed),
                          PGD(eps, steps=50, step_size=2.5 * eps / 50, objective=adaptive,
-                             keep_best=True, seed=seed),
-                         APGD(eps, steps=steps, objective="ce", seed=seed),
-                         APGDT(eps, steps=steps, objective="dlr", seed=seed)]
-    if adaptive == "adaptive":
-        out += [APGD(eps, steps=steps, objective="mmc_margin", seed=seed),
-                APGDT(eps, steps=steps, objective="mmc_margin", seed=seed)]
+                             keep_best=True, seed=seed)]
+    if centers:
+        out.append(APGD(eps, steps=steps, objective="mmc_margin", seed=seed))
+    out += [APGD(eps, steps=steps, objective="ce", seed=seed),
+            APGDT(eps, steps=steps, objective="dlr", seed=seed)]
+    if centers:
+        out.append(APGDT(eps, steps=steps, objective="mmc_margin", seed=seed))
     out.append(Square(eps, n_queries=square_queries, seed=seed))
     return out
 

@@ -134,12 +134,15 @@ def verdicts(bb: pd.DataFrame, trans: pd.DataFrame, gaps: pd.DataFrame, S: Setti
     g = gaps[gaps["run"].isin(MMC)]
     worst = g.sort_values("gap", ascending=False).iloc[0]
     beaten = int((g["gap"] > TOLERANCE / 100).sum())
-    rows.append(V.Verdict("No sign of gradient masking in MMC's white-box results",
+    d = V.at_least(worst["gap"], TOLERANCE / 100, what="largest gap")
+    rows.append(V.Verdict("Signs of gradient masking in MMC's white-box results (a black-box "
+                          "or transfer attack beats white-box PGD)",
                           f"best black-box/transfer minus white-box PGD-10 (adaptive) accuracy, "
                           f"{', '.join(MMC)}, every eps",
                           "Athalye et al. 2018; AutoAttack's Square check",
-                          f"{beaten} of {len(g)} beaten; largest gap {worst['gap']:.3f} "
+                          ("present" if d.verdict == V.HOLDS else "absent" if d.verdict == V.FAILS
+                           else "unclear")
+                          + f": {beaten} of {len(g)} beaten; largest gap {worst['gap']:.3f} "
                           f"({worst['run']}, {worst['best black-box/transfer']} at "
-                          f"{worst['eps_label']})",
-                          *V.at_most(worst["gap"], TOLERANCE / 100, what="largest gap")))
+                          f"{worst['eps_label']})", *d))
     return rows
