@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import sys
 import tarfile
 import time
@@ -45,6 +46,8 @@ def main(argv=None):
     p.add_argument("--no-crosscheck", action="store_true")
     a = p.parse_args(argv)
     t0 = time.monotonic()
+    if a.data:  # for every load, here and in the training processes (Run.test_set too)
+        os.environ["RETHINKMMC_DATA"] = str(Path(a.data).resolve())
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     import torch
@@ -71,6 +74,8 @@ def main(argv=None):
     cifar = {**configs("quick", "cifar"), **configs("quick", "cifar_at")}
     todo = [("mnist", k, c, S.eps_strong) for k, c in mnist.items()]
     todo += [("cifar10", k, c, CIFAR_EPS) for k, c in cifar.items()]
+    # the cross-checked MMC-10 runs first, then the undefended, then the trained-now ones
+    todo.sort(key=lambda t: (t[1] != "MMC-10", t[1].startswith("AT"), t[0]))
     procs = {}
     ctx = mp.get_context("spawn")
     for ds, k, c, _ in todo:
