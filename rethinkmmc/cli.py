@@ -118,10 +118,10 @@ def _add_override_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, derived from the dataclass, so that the CLI can set every
     setting a config has (a new field gets its flag without touching this file)."""
     from .centers import CENTER_KINDS  # noqa: PLC0415
-    from .config import ARCH_NAMES, AUGMENTS, OPTIMIZERS  # noqa: PLC0415
+    from .config import ADV_TARGETS, ARCH_NAMES, AUGMENTS, OPTIMIZERS  # noqa: PLC0415
 
     choices = {"arch": ARCH_NAMES, "centers": CENTER_KINDS, "optimizer": OPTIMIZERS,
-               "augment": AUGMENTS}
+               "augment": AUGMENTS, "adv_target": ADV_TARGETS}
     for f in _override_fields():
         flag, kind = "--" + f.name.replace("_", "-"), str(f.type)
         default = "default: the profile's"

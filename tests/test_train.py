@@ -199,3 +199,24 @@ def test_checkpoint_of_another_config_is_set_aside(tmp_path):
         run = train(a, runs_dir=tmp_path / "a", on_epoch_end=lambda e, r: seen.append(e))
     assert seen == [1, 2, 3, 4]
     assert run.metrics["test_accuracy"] == train(a, runs_dir=tmp_path / "c").metrics["test_accuracy"]
+
+
+def test_adversarial_training_targets_as_the_original():
+    import torch
+
+    from rethinkmmc.train import _random_targets
+    cfg = _smoke("mmc", adv_train=True)
+    assert cfg.adv_target == "softmax" and cfg.targeted_adv
+    g = torch.Generator().manual_seed(0)
+    y = torch.zeros(2000, dtype=torch.long)
+    t_all = _random_targets(y, 10, g, include_true=True)
+    t_other = _random_targets(y, 10, g)
+    # over all classes, the true one included (cleverhans' random target), or only the others
+    assert set(t_all.tolist()) == set(range(10)) and 0 not in set(t_other.tolist())
+    # the field decides the key only where it decides the training
+    sce = _smoke("sce", adv_train=True)
+    assert sce.key() == sce.replace(adv_target="pull").key()
+    assert _smoke("mmc").key() == _smoke("mmc").replace(adv_target="pull").key()
+    assert cfg.key() != cfg.replace(adv_target="pull").key()
+    with pytest.raises(ValueError, match="adv_target: unknown 'cw'"):
+        cfg.replace(adv_target="cw")
