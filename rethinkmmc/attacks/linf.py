@@ -31,6 +31,24 @@ def _project(x_adv, x, eps):
     return torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
 
 
+def _start(x, eps, random_start, generator):
+    """PGD's start: uniform in the L-inf ball (inside [0, 1]), or x itself."""
+    if random_start and eps > 0:
+        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return (x + (2 * noise - 1) * eps).clamp(0, 1)
+    return x.clone()
+
+
+def _step(x_adv, grad, x, eps, step_size, g_acc, momentum):
+    """One signed-gradient step and projection; with momentum, MIM's accumulated,
+    L1-normalised gradient. Returns (x_adv, g_acc)."""
+    if g_acc is not None:
+        l1 = grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
+        g_acc = momentum * g_acc + grad / l1
+        grad = g_acc
+    return _project(x_adv + step_size * grad.sign(), x, eps), g_acc
+
+
 def pgd_linf(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float,
              step_size: float, steps: int, random_start: bool = True,
              generator: torch.Generator | None = None, momentum: float | None = None) -> torch.Tensor:
@@ -41,21 +59,13 @@ def pgd_linf(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     Returns a new, detached tensor; x is not modified.
     """
     x = x.detach()
-    if random_start and eps > 0:
-        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        x_adv = (x + (2 * noise - 1) * eps).clamp(0, 1)
-    else:
-        x_adv = x.clone()
+    x_adv = _start(x, eps, random_start, generator)
     g_acc = torch.zeros_like(x) if momentum is not None else None
     for _ in range(steps):
         x_adv.requires_grad_(True)
         (grad,) = torch.autograd.grad(objective(x_adv), x_adv)
         with torch.no_grad():
-            if g_acc is not None:
-                l1 = grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
-                g_acc = momentum * g_acc + grad / l1
-                grad = g_acc
-            x_adv = _project(x_adv + step_size * grad.sign(), x, eps)
+            x_adv, g_acc = _step(x_adv, grad, x, eps, step_size, g_acc, momentum)
     return x_adv.detach()
 
 
@@ -69,11 +79,7 @@ def pgd_linf_best(objective: Callable[[torch.Tensor], torch.Tensor],
     ``objective(x_adv)`` (B,): an attack that crossed the boundary and stepped back still
     counts, as in APGD (Croce & Hein 2020)."""
     x = x.detach()
-    if random_start and eps > 0:
-        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        x_adv = (x + (2 * noise - 1) * eps).clamp(0, 1)
-    else:
-        x_adv = x.clone()
+    x_adv = _start(x, eps, random_start, generator)
     g_acc = torch.zeros_like(x) if momentum is not None else None
     best = x_adv.clone()
     best_f = torch.full((x.shape[0],), -float("inf"), device=x.device, dtype=x.dtype)
@@ -92,11 +98,7 @@ def pgd_linf_best(objective: Callable[[torch.Tensor], torch.Tensor],
             break
         (grad,) = torch.autograd.grad(f.sum(), x_adv)
         with torch.no_grad():
-            if g_acc is not None:
-                l1 = grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(shape)
-                g_acc = momentum * g_acc + grad / l1
-                grad = g_acc
-            x_adv = _project(x_adv + step_size * grad.sign(), x, eps)
+            x_adv, g_acc = _step(x_adv, grad, x, eps, step_size, g_acc, momentum)
     return best.detach()
 
 
