@@ -165,7 +165,7 @@ def paper_attack(eps: float, seed: int = 0) -> PGD:
 
 
 def strong_suite(eps: float, run_or_model, steps: int = 100, square_queries: int = 5000,
-                 seed: int = 0) -> list[Attack]:
+                 targets: int = 9, seed: int = 0) -> list[Attack]:
     """Claim 1's attacks at `eps`, in cascade order (the paper's first, then by what breaks
     most per gradient, so that the costly targeted attacks meet few points):
 
@@ -176,7 +176,8 @@ def strong_suite(eps: float, run_or_model, steps: int = 100, square_queries: int
        margin ||z - mu_y||^2 - min_{l != y} ||z - mu_l||^2, which does not saturate as the
        softmax of -||z - mu||^2 does (Croce & Hein's point on DLR);
     4. APGD-CE, `steps` iterations (AutoAttack's standard version: 100, one run);
-    5. APGD-T: targeted DLR toward each of the 9 top other classes in turn (AutoAttack);
+    5. APGD-T: targeted DLR toward each of the `targets` (AutoAttack: 9) top other classes in
+       turn;
     6. for models with centers: APGD-T on the targeted ``mmc_margin``;
     7. Square, `square_queries` queries (5,000 in AutoAttack), gradient-free: a gradient
        masked by the model cannot hide a point from it.
@@ -194,9 +195,10 @@ def strong_suite(eps: float, run_or_model, steps: int = 100, square_queries: int
     if centers:
         out.append(APGD(eps, steps=steps, objective="mmc_margin", seed=seed))
     out += [APGD(eps, steps=steps, objective="ce", seed=seed),
-            APGDT(eps, steps=steps, objective="dlr", seed=seed)]
+            APGDT(eps, steps=steps, objective="dlr", n_target_classes=targets, seed=seed)]
     if centers:
-        out.append(APGDT(eps, steps=steps, objective="mmc_margin", seed=seed))
+        out.append(APGDT(eps, steps=steps, objective="mmc_margin", n_target_classes=targets,
+                         seed=seed))
     out.append(Square(eps, n_queries=square_queries, seed=seed))
     return out
 
@@ -207,7 +209,7 @@ def claim1_eval(run, eps_list: Sequence[float], n: int | None = None, seed: int 
     """Claim 1's evaluation of one run at each eps of `eps_list`, stored beside the run:
     :func:`strong_suite` as a cascade (rows in stage order, the robust accuracy after each;
     the ``worst-case`` row is the last stage's), one DataFrame. `suite` passes on to
-    :func:`strong_suite` (steps, square_queries)."""
+    :func:`strong_suite` (steps, square_queries, targets)."""
     frames = []
     for eps in eps_list:
         frames.append(evaluate(run, strong_suite(eps, run, seed=seed, **suite), n=n, seed=seed,

@@ -166,7 +166,7 @@ def test_gap_table_and_masking_verdict():
     bb = pd.DataFrame([{"run": r, "attack": "spsa", "eps": e, "eps_label": f"{e:g}",
                         "robust_accuracy": a, "ci_low": a - 0.01, "ci_high": a + 0.01}
                        for r, a in (("MMC-10", 0.9), ("SCE", 0.1)) for e in (0.1, 0.3)])
-    trans = pd.DataFrame([{"source": "SCE", "target": t, "method": "pgd", "eps": e,
+    trans = pd.DataFrame([{"source": blackbox.SURROGATE, "target": t, "method": "pgd", "eps": e,
                            "eps_label": f"{e:g}", "robust_accuracy": a, "ci_low": a - 0.01,
                            "ci_high": a + 0.01} for t, a in (("MMC-10", 0.5), ("SCE", 0.0))
                           for e in (0.1, 0.3)])
@@ -175,6 +175,54 @@ def test_gap_table_and_masking_verdict():
     assert [r.verdict for r in out] == [V.HOLDS] * 5
     assert out[-1].ours.startswith("present: 1 of 1 beaten")
     assert out[-1].claim.startswith("Signs of gradient masking")
+    # the transfer rows compare both targets under the independent surrogate's adversarials
+    assert "independent SCE" in out[2].claim and out[2].ours == "MMC 0.500 vs SCE 0.000"
+    # with adversarials from SCE itself only, the transfer rows cannot be computed
+    with pytest.raises(KeyError):
+        blackbox.verdicts(bb, trans.assign(source="SCE"), g, settings("smoke"), 100)
+
+
+def test_spsa_and_cw_steps_reach_the_budget():
+    # SPSA: the original's lr 0.01 at 8/256; 10 Adam steps of lr cover 3.2 eps at every eps
+    assert blackbox.spsa_lr(8 / 256) == pytest.approx(0.01)
+    for e in (0.1, 0.3):
+        assert 10 * blackbox.spsa_lr(e) >= 3 * e
+    # C&W: the original's 5e-3 at 1000 iterations; fewer iterations keep lr x steps = 5
+    assert whitebox.cw_lr(1000) == pytest.approx(5e-3)
+    assert whitebox.cw_lr(2000) == pytest.approx(5e-3)
+    assert whitebox.cw_lr(100) * 100 == pytest.approx(5.0)
+
+
+def test_surrogate_is_seeded_apart_from_every_target():
+    from rethinkmmc.experiments import SURROGATE_SEED, configs
+    for seed in (0, 3):
+        sur = configs("smoke", "surrogate", seed=seed)[blackbox.SURROGATE]
+        sce = configs("smoke", "robustness", seed=seed)["SCE"]
+        assert sur.seed == seed + SURROGATE_SEED and sur.key() != sce.key()
+        assert sur.replace(seed=seed).key() == sce.key()  # otherwise the same model
+
+
+def test_cascade_pivot_lines_up_stages_in_cascade_order():
+    rows = []
+    stages = {"SCE": [("pgd", "ce", 10), ("pgd", "adaptive (C&W)", 50), ("apgd", "ce", 20),
+                      ("apgd_t", "dlr", 20), ("square", "-", 100)],
+              "MMC-10": [("pgd", "ce", 10), ("pgd", "adaptive", 50), ("apgd", "mmc_margin", 20),
+                         ("apgd", "ce", 20), ("apgd_t", "dlr", 20),
+                         ("apgd_t", "mmc_margin", 20), ("square", "-", 100)]}
+    for run, st in stages.items():
+        for i, (m, o, k) in enumerate(st + [("worst-case", "", 0)]):
+            rows.append({"run": run, "dataset": "digits", "eps": 0.1, "eps_label": "1/10",
+                         "method": m, "objective": o, "steps": k, "targeted": False,
+                         "stage": i + 1 if m != "worst-case" else None,
+                         "robust_accuracy": 1 - i / 10, "seed": 0})
+    df = pd.DataFrame(rows)
+    lab = whitebox.cascade_names(df.rename(columns={"method": "attack"}))
+    piv = whitebox.cascade_pivot(lab)
+    names = list(piv.index.get_level_values("attack"))
+    assert names == ["pgd-10 (ce)", "pgd-50 (adaptive)", "apgd-20 (mmc_margin)", "apgd-20 (ce)",
+                     "apgd_t-20 (dlr)", "apgd_t-20 (mmc_margin)", "square-100", "worst case"]
+    assert math.isnan(piv.loc[("digits", "1/10", "apgd-20 (mmc_margin)"), "SCE"])
+    assert piv.loc[("digits", "1/10", "worst case"), "SCE"] == pytest.approx(0.5)
 
 
 def test_density_reading_and_verdict():

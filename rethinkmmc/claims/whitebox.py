@@ -18,9 +18,10 @@ from ..train import test_loss
 from .common import checked_rows, estimate, lookup, seed_pivot, versus
 
 __all__ = ["MAIN", "clean_table", "full_suite", "light_suite", "attack_results", "label_attacks",
-           "attack_pivot", "targeted_pivot", "eps_sweep", "cw_table", "ordering_rows",
-           "cifar_results", "verdicts", "strong_results", "cascade_pivot", "claim1_verdicts",
-           "OUTSIDE"]
+           "attack_pivot", "targeted_pivot", "eps_sweep", "cw_lr", "cw_table",
+           "ordering_rows", "cifar_results", "verdicts", "strong_results",
+           "claim1_results", "cascade_names", "strong_size", "cascade_figure",
+           "cascade_pivot", "claim1_verdicts", "OUTSIDE"]
 
 MAIN = ["SCE", "MMC-10", "AT-SCE", "AT-MMC-10"]  # the runs every attack meets
 
@@ -107,13 +108,24 @@ def eps_sweep(runs: dict, S: Settings, n: int, seed: int, progress=None) -> pd.D
     return out
 
 
+def cw_lr(steps: int) -> float:
+    """C&W's Adam learning rate for `steps` iterations: the original's 5e-3 at 1000, scaled so
+    that lr x steps stays 5 below that. In tanh space a pixel at 0 or 1 starts near
+    atanh(0.999999) ~ 7.25, and Adam moves it by about lr per step: 100 steps at 5e-3 cannot
+    bring it back into range, so on MNIST's saturated pixels the attack would hardly move."""
+    return 5e-3 * max(1.0, 1000 / steps)
+
+
 def cw_table(runs: dict, S: Settings, seed: int, progress=None) -> pd.DataFrame:
     """C&W-L2 (Carlini & Wagner 2017) on the MAIN runs: the size of the smallest adversarials
     found at this profile's binary search and iterations."""
+    lr = cw_lr(S.cw_steps)
     cw = attack_table({k: runs[k] for k in MAIN},
-                      lambda r: [CW(binary_steps=S.cw_binary, steps=S.cw_steps, seed=seed)],
+                      lambda r: [CW(binary_steps=S.cw_binary, steps=S.cw_steps, lr=lr,
+                                    seed=seed)],
                       n=S.n_cw, seed=seed, progress=progress, worst=False)
-    cw["setting"] = f"{S.cw_binary} binary steps x {S.cw_steps} iterations, lr 5e-3, c0 0.01"
+    cw["setting"] = (f"{S.cw_binary} binary steps x {S.cw_steps} iterations, lr {lr:g}, "
+                     "c0 0.01")
     return cw[["run", "n", "clean_accuracy", "robust_accuracy", "median_dist", "mean_dist",
                "setting"]]
 
@@ -182,31 +194,90 @@ OUTSIDE = {"MMC-10": "independent PyTorch MMC, CIFAR-10 8/255: PGD-10 84.71%, Au
 
 
 def strong_results(runs: dict, eps_list, n: int, seed: int, dataset: str,
-                   progress=None) -> pd.DataFrame:
-    """Claim 1's strong cascade (`suites.claim1_eval`) on each MAIN run present in `runs`, at
-    every eps of `eps_list`: one row per stage and run with the robust accuracy after it
-    (``stage`` 1 is the paper's attack; the ``worst case`` row is the last stage), a
-    readable ``attack`` name, the ``dataset`` and each run's adversarial-training eps."""
+                   progress=None, **suite) -> pd.DataFrame:
+    """Claim 1's strong cascade (`suites.claim1_eval`; `suite` sets its size: steps, targets,
+    square_queries) on each MAIN run present in `runs`, at every eps of `eps_list`: one row
+    per stage and run with the robust accuracy after it (``stage`` 1 is the paper's attack;
+    the ``worst case`` row is the last stage), a readable ``attack`` name, the ``dataset`` and
+    each run's adversarial-training eps."""
     frames = []
     for name in MAIN:
         if name not in runs:
             continue
         r = runs[name]
-        df = claim1_eval(r, eps_list, n=n, seed=seed, progress=progress)
+        df = claim1_eval(r, eps_list, n=n, seed=seed, progress=progress, **suite)
         df.insert(0, "run", name)
         df["dataset"] = dataset
         df["trained_eps"] = r.config.adv_eps if r.config.adv_train else float("nan")
         frames.append(df)
-    out = label_attacks(pd.concat(frames, ignore_index=True))
-    stage = out["stage"].fillna(0).astype(int)
-    out["attack"] = [a if st == 0 else f"{st}. {a} ({o})"
-                     for a, st, o in zip(out["attack"], stage, out["objective"])]
+    return cascade_names(pd.concat(frames, ignore_index=True))
+
+
+def cascade_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cascade rows (`claim1_eval`) named for the table: ``attack`` as "apgd-100 (ce)", ...,
+    and ``rank``, the stage's place in a center model's cascade."""
+    out = label_attacks(frame)
+    # One row name per attack across runs (SCE's adaptive objective is the C&W margin, MMC's
+    # the center distance: both are "adaptive" here), ranked in the center models' cascade
+    # order, so that SCE's rows line up with MMC's and lack only the center-margin stages.
+    obj = out["objective"].replace({"adaptive (C&W)": "adaptive"})
+    out["attack"] = [a if m in ("worst-case", "square") else f"{a} ({o})"
+                     for a, m, o in zip(out["attack"], out["method"], obj)]
+    out["rank"] = [_RANK.get((m, o), _RANK.get((m, None), len(_RANK)))
+                   for m, o in zip(out["method"], obj)]
     return out
+
+
+# The cascade's stages in the order strong_suite runs them for a center model.
+_RANK = {("pgd", "ce"): 1, ("pgd", "adaptive"): 2, ("apgd", "mmc_margin"): 3, ("apgd", "ce"): 4,
+         ("apgd_t", "dlr"): 5, ("apgd_t", "mmc_margin"): 6, ("square", None): 7,
+         ("worst-case", None): 8}
+_SHORT = {1: "PGD-10 CE (paper)", 2: "PGD-50 adaptive", 3: "APGD margin", 4: "APGD-CE",
+          5: "APGD-T DLR", 6: "APGD-T margin", 7: "Square"}
+
+
+def claim1_results(runs: dict, cifar_runs: dict | None, S: Settings, n: int, seed: int,
+                   progress=None) -> pd.DataFrame:
+    """The strong cascade at the profile's size (`S.strong`): the main runs at `S.eps_strong`
+    and, where the profile has them apart from its main set, the CIFAR-10 runs (`cifar_runs`)
+    at `S.eps_cifar`."""
+    frames = [strong_results(runs, S.eps_strong, n, seed, S.dataset, progress, **S.strong)]
+    if cifar_runs and S.eps_cifar:
+        frames.append(strong_results(cifar_runs, S.eps_cifar, n, seed, S.cifar, progress,
+                                     **S.strong))
+    return pd.concat(frames, ignore_index=True)
+
+
+def strong_size(S: Settings) -> str:
+    """The cascade's size at this profile, beside AutoAttack's standard version."""
+    z = S.strong
+    return (f"APGD and APGD-T {z['steps']} steps, APGD-T toward the top {z['targets']} other "
+            f"classes, Square {z['square_queries']:,} queries (AutoAttack's standard version: "
+            f"100 steps, 9 classes, 5,000 queries)")
+
+
+def cascade_figure(strong: pd.DataFrame):
+    """Robust accuracy after each stage, one line per run, one panel per dataset and eps."""
+    from .. import plots  # noqa: PLC0415  (matplotlib only where a figure is drawn)
+
+    d = strong[strong["method"] != "worst-case"].copy()
+    d["budget"] = d["dataset"] + ", eps " + d["eps_label"]
+    d["stage"] = d["rank"].map(_SHORT)
+    fig = plots.lines(d, x="rank", y="robust_accuracy", hue="run", panel="budget",
+                      xlabel="cascade stage (SCE skips the center margins)",
+                      ylabel="robust accuracy", xticklabels="stage")
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, h + 1.2)  # room for the stage names under the axes
+    for ax in fig.axes:
+        for t in ax.get_xticklabels():
+            t.set(rotation=40, ha="right")
+    return fig
 
 
 def cascade_pivot(strong: pd.DataFrame):
     """Stages (in cascade order) x runs: the robust accuracy after each stage."""
-    return seed_pivot(strong, ["dataset", "eps_label", "attack"], "run", "robust_accuracy",
+    ordered = strong.sort_values(["dataset", "eps", "rank"], kind="stable")
+    return seed_pivot(ordered, ["dataset", "eps_label", "attack"], "run", "robust_accuracy",
                       [k for k in MAIN if k in set(strong["run"])])
 
 
