@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from rethinkmmc.evaluate import _model_and_data, wilson
+from rethinkmmc.evaluate import points, wilson
 from rethinkmmc.runs import load_run
 from rethinkmmc.suites import claim1_eval
 from rethinkmmc.torchutil import eval_mode, predict
@@ -57,7 +57,7 @@ def main():
         print(f"  ours: {stages['robust_accuracy'].iloc[-1]:.3f} in {t_ours:.0f} s this call")
         if a.skip_peer:
             continue
-        _, model, _, x, y = _model_and_data(run, None, a.n, 0, "stratified")
+        model, (x, y) = run.model, points(run, a.n)
         t0 = time.perf_counter()
         aa = autoattack_flags(model, x, y, a.eps)
         t_aa = time.perf_counter() - t0

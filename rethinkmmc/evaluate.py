@@ -32,8 +32,8 @@ from .data import stratified_subset
 from .runs import Run, atomic_write_json
 from .torchutil import default_device, eval_mode, predict
 
-__all__ = ["evaluate", "worst_case", "eps_label", "wilson", "wilson_rate", "select_points",
-           "EVAL_VERSION", "attack_flags", "points_checksum"]
+__all__ = ["evaluate", "points", "worst_case", "eps_label", "wilson", "wilson_rate",
+           "select_points", "EVAL_VERSION", "attack_flags", "points_checksum"]
 
 # Bump when a change to an attack or to this module changes stored results.
 EVAL_VERSION = "1"
@@ -254,6 +254,14 @@ def _model_and_data(run_or_model, data, n, seed, how):
         x, y = data
     x, y = select_points(x, y, n, seed, how)
     return run, model, model_id, x, y
+
+
+def points(run: Run, n: int | None = None, seed: int = 0, how: str = "stratified",
+           data: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """The (x, y) test points :func:`evaluate` attacks for `run` at these `n`, `seed` and
+    `how` (from `data`, else the run's test split): for setting a peer's attack beside ours on
+    exactly the same points."""
+    return _model_and_data(run, data, n, seed, how)[3:]
 
 
 def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],

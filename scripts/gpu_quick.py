@@ -120,10 +120,10 @@ def main(argv=None):
             sys.path.insert(0, str(REPO / "benchmarks"))
             from strong_vs_autoattack import autoattack_flags
 
-            from rethinkmmc.evaluate import _model_and_data
+            from rethinkmmc.evaluate import points
             e = 0.1 if ds == "mnist" else 8 / 255
             run = load_run(store / "quick" / c.key())
-            _, model, _, x, y = _model_and_data(run, None, a.n, 0, "stratified")
+            model, (x, y) = run.model, points(run, a.n)
             model, x, y = model.to(device), x.to(device), y.to(device)
             t = time.monotonic()
             aa = autoattack_flags(model, x, y, e)

@@ -271,3 +271,39 @@ def test_lines_over_seeds_draws_mean_and_band():
     assert ax.collections and "over seeds" in ax.get_title()
     one = plots.lines(df[df["seed"] == 0], x="x", y="y", hue="run", ci=None)
     assert np.allclose(one.axes[0].lines[0].get_ydata(), [0.1, 0.2])
+
+
+def test_bottom_line_says_what_the_verdicts_say():
+    import dataclasses
+    from rethinkmmc.bottomline import bottom_line
+    rows = [dataclasses.asdict(v) for v in whitebox.claim1_verdicts(strong_rows(), 500)]
+    text = bottom_line(rows, "quick")
+    assert "overstates MMC's robustness at 2 of 2 budgets" in text
+    assert "mnist, 0.1: 0.950 under the paper's attack, 0.390 in the worst case" in text
+    assert "MMC's advantage holds at mnist, 0.1 (MMC 0.390 vs SCE 0.000)" in text
+    assert "and is inconclusive at this profile at mnist, 0.1 (AT-MMC 0.600 vs AT-SCE 0.500)" \
+        in text
+    assert text.endswith("Over all 6 verdicts here: 3 hold, 2 do not hold, 1 is inconclusive "
+                         "at this profile.")
+    # a worst case inside the paper attack's interval: the words turn
+    ok = [dataclasses.asdict(v) for v in whitebox.claim1_verdicts(strong_rows(worst_mmc=0.93),
+                                                                  500)]
+    assert "stays within the interval of the paper's attack" in bottom_line(ok, "quick")
+    assert "overstates" not in bottom_line(ok, "quick")
+    # no claim-1 rows: it says so instead of guessing
+    assert "no strong-cascade verdicts are stored" in bottom_line([], "paper")
+
+
+def test_readme_bottom_line_is_what_the_stored_smoke_verdicts_say():
+    from pathlib import Path
+    from rethinkmmc.bottomline import bottom_line, fill_readme, readme_block, stored_rows
+    from rethinkmmc.notebook import load_verdicts
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    rows = stored_rows(load_verdicts("smoke", root / "notebooks" / "verdicts"))
+    assert readme_block(readme, "smoke") == bottom_line(rows, "smoke"), \
+        "README's bottom line is stale: python -m rethinkmmc.bottomline --profile smoke " \
+        "--verdicts notebooks/verdicts"
+    assert readme_block(fill_readme(readme, "smoke", "X"), "smoke") == "X"
+    with pytest.raises(ValueError, match="bottom-line paper"):
+        readme_block(readme, "paper")

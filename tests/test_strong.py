@@ -132,3 +132,26 @@ def test_pgd_keep_best_returns_the_successful_iterate():
     assert bool((ok_best <= ok_last).all())         # never worse than the last iterate
     assert ok_best.sum() < ok_last.sum()            # and here strictly better
     assert "keep_best" in best.settings() and "keep_best" not in last.settings()
+
+
+@pytest.mark.parametrize("key", ["digits-sce-z64-s0-274868c70c", SMOKE_MMC])
+def test_strong_cascade_at_least_as_strong_as_autoattack(key):
+    """Ours at AutoAttack's size against torchattacks' AutoAttack (standard version: APGD-CE,
+    APGD-T, FAB-T, Square) on the same smoke model and points: at most 1 point above it."""
+    torchattacks = pytest.importorskip("torchattacks")
+    from rethinkmmc.evaluate import points
+    from rethinkmmc.experiments import AUTOATTACK_SIZE
+    from rethinkmmc.torchutil import eval_mode, predict
+
+    run = load_run(in_checkout("runs/smoke") / key)
+    model, (x, y) = run.model, points(run, 100)
+    eps = 0.1
+    ours = evaluate(model, strong_suite(eps, model, **AUTOATTACK_SIZE), data=(x, y),
+                    cascade=True, store=False, progress=False)
+    ours = ours["robust_accuracy"].iloc[-1]
+    with torch.random.fork_rng(), eval_mode(model):  # torchattacks reseeds the global generator
+        aa = torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard",
+                                     n_classes=10, seed=0)
+        theirs = (predict(model, aa(x, y), 100) == y).double().mean().item()
+    assert 0 < theirs < 1  # a case where strength shows: neither all nor nothing survives
+    assert ours <= theirs + 0.01, f"ours {ours:.3f} vs AutoAttack {theirs:.3f}"

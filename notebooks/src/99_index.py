@@ -23,9 +23,25 @@ import pandas as pd
 from IPython.display import Markdown
 
 from rethinkmmc import notebook as nb
+from rethinkmmc.bottomline import bottom_line, stored_rows
 
 ctx = nb.start("99_index", globals())
 records = [r for r in nb.load_verdicts(ctx.profile) if r["notebook"] != "99_index"]
+
+rows = [{"notebook": r["notebook"], "volatile": r.get("volatile", False), **row}
+        for r in records for row in r["rows"]]
+index = pd.DataFrame(rows, columns=["notebook", "volatile", "claim", "measure", "reference",
+                                    "ours", "verdict", "why"])
+stable = index[~index["volatile"]]
+
+# %% [markdown]
+# ## Bottom line
+#
+# Written from the verdict rows below (`rethinkmmc.bottomline`; the timing rows of 06 left out),
+# not by hand.
+
+# %%
+Markdown(bottom_line(stored_rows(records), ctx.profile))
 
 # %% tags=["nbval-ignore-output"]
 pd.DataFrame([{"notebook": r["notebook"], "hardware": r["hardware"], "seconds": r["seconds"],
@@ -35,11 +51,6 @@ pd.DataFrame([{"notebook": r["notebook"], "hardware": r["hardware"], "seconds": 
 # ## Verdicts
 
 # %%
-rows = [{"notebook": r["notebook"], "volatile": r.get("volatile", False), **row}
-        for r in records for row in r["rows"]]
-index = pd.DataFrame(rows, columns=["notebook", "volatile", "claim", "measure", "reference",
-                                    "ours", "verdict", "why"])
-stable = index[~index["volatile"]]
 if index.empty:
     print(f"no stored verdicts for profile {ctx.profile}: run the other notebooks first")
 else:
