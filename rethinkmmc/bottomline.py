@@ -62,8 +62,8 @@ def bottom_line(rows: Iterable[Mapping], profile: str) -> str:
             out.append(f"**Claim 1 (MMC is adversarially robust), at the {profile} profile:** "
                        f"the paper's own attack (PGD-10 on softmax cross-entropy) overstates "
                        f"MMC's robustness at {len(low)} of {len(paper)} budgets: the strong "
-                       f"cascade of notebook 02 (AutoAttack's attacks and MMC's center margin) finds "
-                       f"lower accuracy, below that attack's 95% interval "
+                       f"cascade of notebook 02 (AutoAttack's attacks and MMC's center margin) "
+                       f"finds lower accuracy, below that attack's 95% interval "
                        f"({_listing(low, _paper_vs_worst)}).")
         else:
             out.append(f"**Claim 1 (MMC is adversarially robust), at the {profile} profile:** "
