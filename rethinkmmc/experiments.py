@@ -42,7 +42,6 @@ class Settings:
     eps_strong: tuple[float, ...]     # claim 1's strong cascade: eps_main + the original's
     strong: dict                      # its size: suites.strong_suite's steps, targets, queries
     eps_cifar: tuple[float, ...]      # the cascade on the CIFAR models, where not the main set
-    cifar_at: bool                    # adversarially trained CIFAR models (a GPU's job)
     eps_label_den: int | None
     hmmc_dataset: str
     cmm_dataset: str
@@ -70,7 +69,7 @@ SMOKE_STRONG = {"steps": 20, "targets": 3, "square_queries": 100}
 SETTINGS: dict[str, Settings] = {
     "smoke": Settings(dataset="digits", cifar=None, ood=("noise", "photos"), n=450, n_cw=100,
                       n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
-                      eps_strong=(0.1, 0.3), strong=SMOKE_STRONG, eps_cifar=(), cifar_at=False,
+                      eps_strong=(0.1, 0.3), strong=SMOKE_STRONG, eps_cifar=(),
                       eps_label_den=None, hmmc_dataset="digits", cmm_dataset="digits",
                       cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=32, square_queries=300,
                       cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
@@ -78,7 +77,7 @@ SETTINGS: dict[str, Settings] = {
     "quick": Settings(dataset="mnist", cifar="cifar10", ood=("fashion_mnist", "noise", "photos"),
                       n=500, n_cw=100, n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
                       eps_strong=(8 / 256, 16 / 256, 0.1, 0.3), strong=AUTOATTACK_SIZE,
-                      eps_cifar=(8 / 255, 16 / 255), cifar_at=False,
+                      eps_cifar=(8 / 255, 16 / 255),
                       eps_label_den=None, hmmc_dataset="cifar10", cmm_dataset="mnist",
                       cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=64, square_queries=500,
                       cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
@@ -87,7 +86,7 @@ SETTINGS: dict[str, Settings] = {
                       n=10000, n_cw=500, n_spsa=1000,
                       eps=(4 / 256, 8 / 256, 16 / 256, 24 / 256, 32 / 256),
                       eps_main=(8 / 256, 16 / 256), eps_strong=(8 / 256, 16 / 256),
-                      strong=AUTOATTACK_SIZE, eps_cifar=(), cifar_at=True,
+                      strong=AUTOATTACK_SIZE, eps_cifar=(),
                       eps_label_den=256, hmmc_dataset="cifar10",
                       cmm_dataset="cifar10", cmm=(1, 10, 50, 100), spsa_steps=10,
                       spsa_samples=128, square_queries=5000, cw_steps=1000, cw_binary=9,
@@ -125,9 +124,7 @@ def _cifar(p: str, s: Settings) -> dict[str, TrainConfig]:
 
 
 def _cifar_at(p: str, s: Settings) -> dict[str, TrainConfig]:
-    # Not at quick: each run takes about 150 min on a 2-core CPU, more than the whole profile
-    # may; the paper profile (a GPU) trains them, as its main runs.
-    if s.cifar is None or not s.cifar_at:
+    if s.cifar is None:
         return {}
     return {"AT-SCE": train_config(p, s.cifar, "sce", adv_train=True),
             "AT-MMC-10": train_config(p, s.cifar, "mmc", adv_train=True)}
