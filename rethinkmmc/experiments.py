@@ -170,14 +170,18 @@ GROUPS: dict[str, Callable[[str, Settings], dict[str, TrainConfig]]] = {
 
 def configs(profile: str, group: str, **overrides: Any) -> dict[str, TrainConfig]:
     """Display name -> TrainConfig of `group` at `profile`, with `overrides` (TrainConfig
-    fields, e.g. seed or epochs) applied to every config."""
+    fields, e.g. seed or epochs) applied to every config; a seed adds to the config's own."""
     if group not in GROUPS:
         raise ValueError(f"group: unknown {group!r} (allowed: {', '.join(GROUPS)})")
     s = settings(profile)
     out = GROUPS[group](profile, s)
-    if group == "surrogate" and "seed" in overrides:  # seed s asks for the surrogate of s
-        overrides = {**overrides, "seed": overrides["seed"] + SURROGATE_SEED}
-    return {k: c.replace(**overrides) if overrides else c for k, c in out.items()}
+    if not overrides:
+        return out
+    # `seed` shifts each config's own seed (0, but SURROGATE_SEED for the surrogate), so that
+    # seed s asks every group for its s-th model.
+    shift = {k: v for k, v in overrides.items() if k != "seed"}
+    return {k: c.replace(**shift, seed=c.seed + overrides.get("seed", 0))
+            for k, c in out.items()}
 
 
 def plan(profile: str, groups=None, **overrides: Any) -> list[TrainConfig]:

@@ -86,9 +86,8 @@ nb.show_table(one_seed_view(clean))
 
 # %%
 print(W.strong_size(S))
-cifar_runs = ({**ctx.runs("cifar", s), **ctx.runs("cifar_at", s)} if S.eps_cifar else None
-              for s in ctx.seeds)
-cifar_runs = dict(zip(ctx.seeds, cifar_runs))
+cifar_runs = {s: {**ctx.runs("cifar", s), **ctx.runs("cifar_at", s)} if S.eps_cifar else None
+              for s in ctx.seeds}
 strong = ctx.over_seeds(lambda s: W.claim1_results(runs[s], cifar_runs[s], S, N, s,
                                                    ctx.progress))
 nb.show_table(W.cascade_pivot(strong))

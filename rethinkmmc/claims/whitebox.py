@@ -10,9 +10,8 @@ import pandas as pd
 
 from .. import verdicts as V
 from ..attacks import CW
-from ..evaluate import wilson_rate
+from ..evaluate import eps_label, wilson_rate
 from ..experiments import Settings
-from ..evaluate import eps_label
 from ..suites import adaptive_objective, attack_table, claim1_eval, paper_whitebox, strongest
 from ..train import test_loss
 from .common import checked_rows, estimate, lookup, seed_pivot, versus
