@@ -35,8 +35,9 @@ from .torchutil import default_device, eval_mode, predict
 __all__ = ["evaluate", "points", "worst_case", "eps_label", "wilson", "wilson_rate",
            "select_points", "EVAL_VERSION", "attack_flags", "points_checksum"]
 
-# Bump when a change to an attack or to this module changes stored results.
-EVAL_VERSION = "1"
+# Bump when a change to an attack or to this module changes stored results. 2: per-example
+# random streams (attacks/streams.py), so that results no longer depend on the batch size.
+EVAL_VERSION = "2"
 
 
 def eps_label(eps: float) -> str:
@@ -159,8 +160,9 @@ def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
         idx = ok.nonzero().squeeze(1)
         if len(idx):
             xa_in, ya = xb[idx], yb[idx]
-            target = attack.targets(model, xa_in, ya) if attack.targeted else None
-            xa = attack(model, xa_in, ya, target)
+            ids = start + idx  # each point's place in the evaluation keys its random stream
+            target = attack.targets(model, xa_in, ya, ids) if attack.targeted else None
+            xa = attack(model, xa_in, ya, target, ids)
             pred = predict(model, xa, batch_size)
             robust[idx] = pred == ya
             if target is not None:
@@ -349,7 +351,7 @@ def worst_case(run_or_model: Run | nn.Module, attacks: Sequence[Attack],
             idx = robust.nonzero().squeeze(1)
             for i in range(0, len(idx), batch_size):
                 b = idx[i:i + batch_size]
-                xa = attack(model, x[b], y[b])
+                xa = attack(model, x[b], y[b], ids=b)
                 robust[b] = predict(model, xa, batch_size) == y[b]
             k = int(robust.sum())
             lo, hi = wilson(k, len(y))

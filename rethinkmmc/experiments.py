@@ -20,6 +20,8 @@ __all__ = ["Settings", "SETTINGS", "GROUPS", "SURROGATE_SEED", "settings", "conf
 # no training randomness with any target a profile's seeds train, so that MMC and SCE targets
 # both meet transferred (black-box) adversarials from it (Papernot et al. 2017).
 SURROGATE_SEED = 1000
+# The adversarially trained MMC-10 whose inner attack only pulls toward the target (an ablation).
+PULL = "AT-MMC-10 (pull)"
 
 # Per profile: the main dataset (robustness, density, features), the second dataset of the
 # uncertainty notebook (CIFAR models against MNIST there), evaluation sizes and eps lists.
@@ -130,6 +132,12 @@ def _cifar_at(p: str, s: Settings) -> dict[str, TrainConfig]:
             "AT-MMC-10": train_config(p, s.cifar, "mmc", adv_train=True)}
 
 
+def _at_pull(p: str, s: Settings) -> dict[str, TrainConfig]:
+    # The ablation of the MMC inner attack: pull-only (-||z - mu_t||^2 toward a target among
+    # the other classes) instead of the original's targeted softmax CE over all classes.
+    return {PULL: train_config(p, s.dataset, "mmc", adv_train=True, adv_target="pull")}
+
+
 def _surrogate(p: str, s: Settings) -> dict[str, TrainConfig]:
     return {"SCE surrogate": train_config(p, s.dataset, "sce", seed=SURROGATE_SEED)}
 
@@ -163,7 +171,7 @@ def _hmmc(p: str, s: Settings) -> dict[str, TrainConfig]:
 
 GROUPS: dict[str, Callable[[str, Settings], dict[str, TrainConfig]]] = {
     "robustness": _robustness, "standard": _standard, "cifar": _cifar, "cifar_at": _cifar_at,
-    "surrogate": _surrogate, "cmm": _cmm,
+    "at_pull": _at_pull, "surrogate": _surrogate, "cmm": _cmm,
     "optimizers": _optimizers, "features2d": _features2d, "hmmc": _hmmc,
 }
 

@@ -111,8 +111,14 @@ def test_pgd_matches_torchattacks(digits_runs, loss):
     run = digits_runs[loss]
     x, y = run.test_set()  # the whole digits test split, 450 points
     eps, alpha, steps = 0.1, 0.02, 10
-    ours = _acc(run.model, PGD(eps, steps=steps, step_size=alpha, objective="ce")(run.model, x, y), y)
-    torch.manual_seed(0)
-    peer = ta.PGD(run.model, eps=eps, alpha=alpha, steps=steps, random_start=True)
-    theirs = _acc(run.model, peer(x, y), y)
-    assert abs(ours - theirs) <= 0.02, (ours, theirs)
+    # The mean over 4 random starts each: one start's result varies by about 2 points on MMC
+    # (smoke MMC-10, 6 seeds: ours 0.893-0.911, torchattacks 0.904-0.920).
+    ours, theirs = [], []
+    for seed in range(4):
+        pgd = PGD(eps, steps=steps, step_size=alpha, objective="ce", seed=seed)
+        ours.append(_acc(run.model, pgd(run.model, x, y), y))
+        torch.manual_seed(seed)
+        peer = ta.PGD(run.model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+        theirs.append(_acc(run.model, peer(x, y), y))
+    ours, theirs = sum(ours) / 4, sum(theirs) / 4
+    assert abs(ours - theirs) <= 0.015, (ours, theirs)

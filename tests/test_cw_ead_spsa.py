@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from rethinkmmc.attacks.l2 import CW, EAD, l2_stats
 from rethinkmmc.attacks.spsa import SPSA
+from rethinkmmc.attacks.streams import Streams
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +249,7 @@ def test_spsa_estimate_points_along_gradient():
     y = torch.zeros(4, dtype=torch.long)
     att = SPSA(eps=0.1, samples=512, delta=1e-3)
     with torch.no_grad():
-        est = att._estimate(model, x, y, None, torch.Generator().manual_seed(0))
+        est = att._estimate(model, x, y, None, Streams(0, torch.arange(len(x))))
     x_ = x.clone().requires_grad_(True)
     (true,) = torch.autograd.grad(att.objective(model, x_, y).sum(), x_)
     cos = F.cosine_similarity(est.flatten(1), true.flatten(1), dim=1)

@@ -94,3 +94,36 @@ def test_cli_evaluate(digits_runs):
                            capture_output=True, text=True)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert needle in r.stderr
+
+
+def test_stored_results_do_not_depend_on_the_batch_size(digits_runs, tmp_path):
+    """Issue 12: PGD on the same 450 points gave 0.6267, 0.6133 and 0.6156 at batch sizes 25,
+    100 and 450 while one torch.Generator served each batch. With per-example streams every
+    attack that draws (random starts, random targets, Square's windows and signs, SPSA's
+    directions, noise, rotations) stores the same per-point results at any batch size."""
+    import torch
+
+    from rethinkmmc.attacks import APGD, APGDT, MIM, SPSA, GaussianNoise, Rotation, Square
+
+    run = digits_runs["mmc"]
+    attacks = [PGD(0.1, steps=10, objective="ce", seed=3),
+               PGD(0.1, steps=5, objective="ce", targeted=True, seed=1),
+               MIM(0.1, steps=5, objective="adaptive"),
+               APGD(0.1, steps=10, objective="mmc_margin"),
+               APGDT(0.1, steps=5, n_target_classes=3),
+               Square(0.1, n_queries=60, seed=2),
+               SPSA(0.1, steps=3, samples=8, lr=0.03),
+               GaussianNoise(0.3), Rotation(max_degrees=30)]
+    stored = {}
+    for b in (25, 100, 450):
+        d = tmp_path / f"b{b}"
+        df = evaluate(run, attacks, batch_size=b, store_dir=d, progress=False)
+        stored[b] = {f.name: json.loads(f.read_text())["robust"] for f in sorted(d.glob("*.json"))}
+        stored[b]["table"] = df["robust_accuracy"].round(6).tolist()
+    assert len(stored[25]) == len(attacks) + 1
+    assert stored[25] == stored[100] == stored[450]
+    # ... and the streams do differ between points and seeds (the attacks are random at all)
+    x, y = run.test_set()
+    a = PGD(0.1, steps=1, step_size=1e-12)(run.model, x[:2], y[:2])
+    b = PGD(0.1, steps=1, step_size=1e-12, seed=1)(run.model, x[:2], y[:2])
+    assert not torch.equal(a[0] - x[0], a[1] - x[1]) and not torch.equal(a, b)

@@ -85,12 +85,15 @@ def test_binarization_strong_suite_finds_the_adversarial():
 def test_binarization_ce_pgd_fails_on_saturated_mmc_head():
     # The paper's attack on the MMC logits: softmax(-s (u - c)^2) is exactly one-hot in
     # float32, so the CE gradient is zero. From x itself (BIM) it finds nothing; with its random
-    # start it finds what the random start finds and no more (measured: 0.400 vs 0.375 of 40).
-    ce_pgd = _found(lambda m: [paper_attack(EPS)], False)
-    noise = _found(lambda m: [PGD(EPS, steps=1, step_size=1e-12)], False)
+    # start it finds little more than the random start alone finds. Means over 5 random starts
+    # (measured: 0.23 vs 0.18 of 40; a working gradient would find all 40).
+    seeds = range(5)
+    ce_pgd = sum(_found(lambda m: [paper_attack(EPS, seed=s)], False) for s in seeds) / 5
+    noise = sum(_found(lambda m: [PGD(EPS, steps=1, step_size=1e-12, seed=s)], False)
+                for s in seeds) / 5
     bim = _found(lambda m: [PGD(EPS, steps=10, step_size=2.5 * EPS / 10, random_start=False)],
                  False)
-    assert bim == 0 and ce_pgd <= noise + 0.05 and ce_pgd < 0.95
+    assert bim == 0 and ce_pgd <= noise + 0.1 and ce_pgd < 0.5, (bim, ce_pgd, noise)
 
 
 def test_cascade_attacks_only_survivors_and_ends_at_the_worst_case():
@@ -155,3 +158,29 @@ def test_strong_cascade_at_least_as_strong_as_autoattack(key):
         theirs = (predict(model, aa(x, y), 100) == y).double().mean().item()
     assert 0 < theirs < 1  # a case where strength shows: neither all nor nothing survives
     assert ours <= theirs + 0.01, f"ours {ours:.3f} vs AutoAttack {theirs:.3f}"
+
+
+def test_union_is_the_per_point_and_of_its_attacks(digits_runs):
+    """AnyOf runs each attack only on the points the earlier ones left robust; with per-example
+    streams a point meets the same draws there as in the attack's own run, so the union's flags
+    are exactly the AND of the members' flags, and its adversarials stay in the ball."""
+    from rethinkmmc.attacks import CW, SPSA
+    from rethinkmmc.attacks.union import AnyOf
+
+    run = digits_runs["mmc"]
+    x, y = run.test_set()
+    x, y = x[:200], y[:200]
+    members = [PGD(0.1, steps=5, objective="ce", seed=2), PGD(0.1, steps=5, objective="adaptive"),
+               SPSA(0.1, steps=2, samples=8, lr=0.03)]
+    ok = lambda xa: run.model(xa).argmax(1) == y  # noqa: E731
+    with torch.no_grad():
+        each = [ok(a(run.model, x, y)) for a in members]
+        xu = AnyOf(members)(run.model, x, y)
+        union = ok(xu)
+    assert torch.equal(union, each[0] & each[1] & each[2])
+    assert (union.float().mean() < min(e.float().mean() for e in each))  # the union adds
+    assert (xu - x).abs().max() <= 0.1 + 1e-6 and xu.min() >= 0 and xu.max() <= 1
+    with pytest.raises(ValueError, match="attacks: one norm"):
+        AnyOf([PGD(0.1), CW()])
+    with pytest.raises(ValueError, match="attacks: a non-empty list"):
+        AnyOf([])

@@ -86,14 +86,27 @@ nb.show_table(one_seed_view(clean))
 
 # %%
 print(W.strong_size(S))
+pull = {s: ctx.runs("at_pull", s) for s in ctx.seeds}
 cifar_runs = {s: {**ctx.runs("cifar", s), **ctx.runs("cifar_at", s)} if S.eps_cifar else None
               for s in ctx.seeds}
-strong = ctx.over_seeds(lambda s: W.claim1_results(runs[s], cifar_runs[s], S, N, s,
-                                                   ctx.progress))
+strong = ctx.over_seeds(lambda s: W.claim1_results({**runs[s], **pull[s]}, cifar_runs[s], S, N,
+                                                   s, ctx.progress))
 nb.show_table(W.cascade_pivot(strong))
 
 # %%
 ctx.show(W.cascade_figure(strong), "cascade")
+
+# %% [markdown]
+# ### Ablation: the inner attack of MMC's adversarial training
+#
+# The original trains AT-MMC against cleverhans' targeted PGD on the softmax cross-entropy of
+# the MMC logits, with the target drawn over all classes (the true one included).
+# `AT-MMC-10 (pull)` trains the same model against a PGD that only pulls the feature toward a
+# target center among the other classes. The cascade above has both; here side by side:
+
+# %%
+ablation = W.ablation_table(strong)
+nb.show_table(ablation) if ablation is not None else print("this profile has no pull-only run")
 
 # %% [markdown]
 # ## The paper's attacks, non-adaptive and adaptive, and APGD (eps over 1 unless a denominator is shown)

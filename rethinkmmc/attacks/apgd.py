@@ -105,7 +105,7 @@ class APGD(Attack):
         highest-objective one; whether it succeeded; its objective.
         """
         eps = self.eps
-        noise = torch.rand(x.shape, generator=gen, device=gen.device, dtype=x.dtype).to(x.device)
+        noise = gen.rand(*x.shape[1:], dtype=x.dtype).to(x.device)
         x_cur = _project(x + (2 * noise - 1) * eps, x, eps)
         f_cur, g_cur = self._value_grad(model, x_cur, y, target)
         x_best, f_best = x_cur.clone(), f_cur.clone()  # x_max, f_max of the paper
@@ -177,7 +177,7 @@ class APGD(Attack):
             if idx.numel() == 0:
                 break
             t = target[idx] if target is not None else None
-            x_out, ok, f_out = self._run(model, x[idx], y[idx], t, gen)
+            x_out, ok, f_out = self._run(model, x[idx], y[idx], t, gen[idx])
             # A still-robust example keeps its highest-objective point over the restarts.
             take = ok | (f_out > best_f[idx])
             x_adv[idx[take]] = x_out[take]

@@ -4,7 +4,8 @@ As torchattacks does (one small class per attack, a base ``__call__`` that puts 
 eval mode and restores it), but with the objective injected instead of hard-coded. The base
 call also guarantees what every attack promises: x is never modified, x_adv is detached and
 inside [0, 1], the model's train/eval mode is restored (even on error), and the same seed gives
-the same output (each call draws from a generator seeded by ``seed``).
+the same output. Random draws come from per-example streams (streams.py) keyed by ``seed`` and
+each point's index, so a point's result does not depend on the batch it shares.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch.nn as nn
 
 from ..torchutil import eval_mode
 from .objectives import OBJECTIVES, model_centers, needs_centers
+from .streams import Streams
 from .objectives import objective as make_objective
 
 __all__ = ["Attack", "TARGET_MODES", "draw_targets", "check_eps"]
@@ -32,12 +34,11 @@ def check_eps(name: str, value: float, upper: float | None = None) -> float:
 
 
 def draw_targets(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: str,
-                 generator: torch.Generator) -> torch.Tensor:
+                 streams: Streams) -> torch.Tensor:
     """Targets != y: uniformly random (the original's choice) or the least likely class."""
     if mode == "random":
         num_classes = _num_classes(model, x)
-        shift = torch.randint(1, num_classes, y.shape, generator=generator,
-                              device=generator.device).to(y.device)
+        shift = streams.randint(1, num_classes).to(y.device)
         return (y + shift) % num_classes
     with torch.no_grad():
         logits = model(x)
@@ -81,7 +82,8 @@ class Attack:
 
     # -- what subclasses implement ------------------------------------------------------------
     def perturb(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                target: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
+                target: torch.Tensor | None, gen: Streams) -> torch.Tensor:
+        """x_adv for (x, y); `gen` holds one random stream per example of x."""
         raise NotImplementedError
 
     def settings(self) -> dict[str, Any]:
@@ -96,11 +98,15 @@ class Attack:
 
     # -- the guarantees -------------------------------------------------------------------------
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                 target: torch.Tensor | None = None) -> torch.Tensor:
+                 target: torch.Tensor | None = None,
+                 ids: torch.Tensor | None = None) -> torch.Tensor:
+        """x_adv for (x, y). `ids` are the points' indices in the evaluation (default 0..n-1):
+        they key each point's random stream, so that a point gets the same draws whichever
+        batch it is in."""
         if self.uses_objective and needs_centers(self.objective_name):
             model_centers(model, self.objective_name)  # a clear error before any work
         with eval_mode(model):
-            gen = torch.Generator(device=x.device).manual_seed(self.seed)
+            gen = self.streams(x, ids)
             x0 = x.detach().clone()
             if self.targeted and target is None:
                 target = draw_targets(model, x0, y, self.target_mode, gen)
@@ -108,10 +114,18 @@ class Attack:
                 x_adv = self.perturb(model, x0, y, target if self.targeted else None, gen)
             return x_adv.detach().clamp_(0, 1)
 
-    def targets(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The targets a targeted call draws for (x, y): the same generator, the same draws."""
-        gen = torch.Generator(device=x.device).manual_seed(self.seed)
-        return draw_targets(model, x, y, self.target_mode, gen)
+    def streams(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> Streams:
+        """The per-example random streams of a call on the points `ids` (default 0..n-1)."""
+        if ids is None:
+            ids = torch.arange(len(x))
+        elif len(ids) != len(x):
+            raise ValueError(f"ids: one index per example, got {len(ids)} for {len(x)}")
+        return Streams(self.seed, ids, device=x.device)
+
+    def targets(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The targets a targeted call draws for (x, y): the same streams, the same draws."""
+        return draw_targets(model, x, y, self.target_mode, self.streams(x, ids))
 
     def loss(self, model, x, y, target):
         """The objective, summed over the batch (its gradient is each example's own)."""

@@ -5,7 +5,7 @@ Sec. 5.3 ("Performance under general-purpose attacks"), test models on inputs th
 crafted against them: additive Gaussian noise and random rotations (within +-30 degrees in the
 original's setting). They are ``Attack`` subclasses so that ``evaluate`` and the store treat them
 like any attack, but they read neither the model nor its gradients (``uses_objective = False``,
-``norm = "none"``); their randomness comes from the base call's seeded generator, so the same
+``norm = "none"``); their randomness comes from the base call's per-example streams, so the same
 seed gives the same corrupted images.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Attack, check_eps
+from .streams import Streams
 
 __all__ = ["GaussianNoise", "Rotation", "rotate"]
 
@@ -23,7 +24,7 @@ __all__ = ["GaussianNoise", "Rotation", "rotate"]
 class GaussianNoise(Attack):
     """x + std * N(0, 1), clipped to [0, 1] (Pang et al. 2020, Sec. 5.3; std 0.05 as the original).
 
-    Independent noise per pixel and per channel, drawn from the call's seeded generator.
+    Independent noise per pixel and per channel, drawn from each example's stream.
     """
 
     name = "noise"
@@ -40,7 +41,7 @@ class GaussianNoise(Attack):
         return s
 
     def perturb(self, model, x, y, target, gen):
-        noise = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        noise = gen.randn(*x.shape[1:], dtype=x.dtype).to(x.device)
         return (x + self.std * noise).clamp(0, 1)
 
 
@@ -107,12 +108,12 @@ class Rotation(Attack):
         s["padding_mode"] = self.padding_mode
         return s
 
-    def angles(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        """The n angles (degrees) a call draws from `gen`."""
+    def angles(self, gen: Streams) -> torch.Tensor:
+        """The angles (degrees) a call draws, one per example of `gen`."""
         if self.degrees is not None:
-            return torch.full((n,), self.degrees, dtype=torch.float64)
-        u = torch.rand(n, generator=gen, device=gen.device, dtype=torch.float64)
+            return torch.full((len(gen),), self.degrees, dtype=torch.float64)
+        u = gen.rand(dtype=torch.float64)
         return (2 * u - 1) * self.max_degrees
 
     def perturb(self, model, x, y, target, gen):
-        return rotate(x, self.angles(len(x), gen).to(x.device), self.padding_mode)
+        return rotate(x, self.angles(gen).to(x.device), self.padding_mode)

@@ -23,6 +23,7 @@ from typing import Callable
 import torch
 
 from .base import Attack, check_eps
+from .streams import Streams
 
 __all__ = ["pgd_linf", "pgd_linf_best", "FGSM", "BIM", "PGD", "MIM"]
 
@@ -34,7 +35,10 @@ def _project(x_adv, x, eps):
 def _start(x, eps, random_start, generator):
     """PGD's start: uniform in the L-inf ball (inside [0, 1]), or x itself."""
     if random_start and eps > 0:
-        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        if isinstance(generator, Streams):  # an attack's call: one stream per example
+            noise = generator.rand(*x.shape[1:], dtype=x.dtype)
+        else:  # adversarial training's inner PGD: the epoch's generator
+            noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return (x + (2 * noise - 1) * eps).clamp(0, 1)
     return x.clone()
 

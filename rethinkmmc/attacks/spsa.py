@@ -67,7 +67,7 @@ class SPSA(Attack):
         """The SPSA gradient estimate of the objective at each row of x_adv."""
         a, shape = x_adv.shape[0], x_adv.shape[1:]
         half = self.samples // 2
-        v = torch.randint(0, 2, (a, half, *shape), generator=gen, device=x_adv.device)
+        v = gen.randint(0, 2, half, *shape).to(x_adv.device)
         v = (2 * v - 1).to(x_adv.dtype)
         v = torch.cat([v, -v], 1)                                   # antithetic pairs
         # Probe points are not clipped to [0, 1]: clipping would break the pairs' symmetry
@@ -86,7 +86,7 @@ class SPSA(Attack):
     def perturb(self, model, x, y, target, gen):
         eps = self.eps
         if self.random_start and eps > 0:
-            noise = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+            noise = gen.rand(*x.shape[1:], dtype=x.dtype).to(x.device)
             x_adv = (x + (2 * noise - 1) * eps).clamp(0, 1)
         else:
             x_adv = x.clone()
@@ -101,7 +101,7 @@ class SPSA(Attack):
                 break
             xa = x_adv[idx]
             t = None if target is None else target[idx]
-            g = self._estimate(model, xa, y[idx], t, gen)
+            g = self._estimate(model, xa, y[idx], t, gen.seek(step)[idx])
             # Adam ascent; frozen examples keep their moments (they never move again).
             m[idx] = self.BETA1 * m[idx] + (1 - self.BETA1) * g
             s[idx] = self.BETA2 * s[idx] + (1 - self.BETA2) * g * g

@@ -30,6 +30,10 @@ from .base import Attack
 __all__ = ["Square", "square_p"]
 
 # Iterations, out of 10,000, after which p halves (Andriushchenko et al. 2020, Sec. 4 / App.).
+# Redraws of a query's signs when a candidate equals the current point (at most _REDRAWS),
+# and the draw numbers each query owns: window row, column, signs, the redraws.
+_REDRAWS = 32
+_DRAWS_PER_QUERY = 3 + _REDRAWS
 _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
 
@@ -76,7 +80,8 @@ class Square(Attack):
         return s
 
     def _signs(self, shape, gen, like):
-        r = torch.randint(0, 2, shape, generator=gen, device=gen.device).to(like.device)
+        """+-1 of `shape` per example of `gen` (shape without the batch dimension)."""
+        r = gen.randint(0, 2, *shape).to(like.device)
         return (2 * r - 1).to(like.dtype)
 
     def perturb(self, model, x, y, target, gen):
@@ -88,7 +93,7 @@ class Square(Attack):
             if eps == 0:
                 return x.clone()
             # Vertical stripes: one sign per (example, channel, column), the same down the rows.
-            x_best = (x + eps * self._signs((b, c, 1, w), gen, x)).clamp(0, 1)
+            x_best = (x + eps * self._signs((c, 1, w), gen, x)).clamp(0, 1)
             margin = _margin(model(x_best), y, target)
             clean = _margin(model(x), y, target)
             # Already fooled at x: x itself is the answer (and costs no more queries).
@@ -105,24 +110,25 @@ class Square(Attack):
                 # Side of the square, at most one pixel short of the image (as the paper's code).
                 s = min(max(int(round(math.sqrt(p * h * w))), 1), max(min(h, w) - 1, 1))
                 xi, xb = x[idx], x_best[idx]
-                # One window position per example (the paper draws per image).
-                r0 = torch.randint(0, h - s + 1, (n,), generator=gen, device=gen.device)
-                c0 = torch.randint(0, w - s + 1, (n,), generator=gen, device=gen.device)
-                r0, c0 = r0.to(x.device), c0.to(x.device)
+                # One window position per example (the paper draws per image). Each query
+                # starts at a draw number of its own: the redraws below vary with the batch.
+                g = gen.seek(1 + i * _DRAWS_PER_QUERY)[idx]
+                r0 = g.randint(0, h - s + 1).to(x.device)
+                c0 = g.randint(0, w - s + 1).to(x.device)
                 win = (((rows[None] >= r0[:, None]) & (rows[None] < r0[:, None] + s))[:, :, None]
                        & ((cols[None] >= c0[:, None]) & (cols[None] < c0[:, None] + s))[:, None, :])
                 win = win[:, None]  # (n, 1, h, w), the same window in every channel
-                signs = self._signs((n, c, 1, 1), gen, x)
+                signs = self._signs((c, 1, 1), g, x)
                 cand = torch.where(win, (xi + eps * signs).clamp(0, 1), xb)
                 # A candidate equal to the current point wastes a query: redraw its signs (the
                 # paper's implementation does the same). x + eps and x - eps differ after
                 # clamping unless eps is below float resolution, hence the cap on redraws.
                 same = (cand == xb).flatten(1).all(1)
-                for _ in range(32):
+                for _ in range(_REDRAWS):
                     if not bool(same.any()):
                         break
                     signs = torch.where(same.view(-1, 1, 1, 1),
-                                        self._signs((n, c, 1, 1), gen, x), signs)
+                                        self._signs((c, 1, 1), g, x), signs)
                     cand = torch.where(win, (xi + eps * signs).clamp(0, 1), xb)
                     same = (cand == xb).flatten(1).all(1)
                 m_new = _margin(model(cand), y[idx], target[idx] if target is not None else None)

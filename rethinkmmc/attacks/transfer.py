@@ -21,5 +21,6 @@ def craft(attack: Attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
           batch_size: int = 500) -> torch.Tensor:
     """attack(model, ., .) on every point of (x, y), batch by batch (all points, not only the
     clean-correct ones: a point the source misclassifies is still a point sent to the target)."""
-    return torch.cat([attack(model, x[i:i + batch_size], y[i:i + batch_size])
+    return torch.cat([attack(model, x[i:i + batch_size], y[i:i + batch_size],
+                             ids=torch.arange(i, min(i + batch_size, len(y))))
                       for i in range(0, len(y), batch_size)]) if len(y) else x.clone()

@@ -11,7 +11,8 @@ import pandas as pd
 from .. import verdicts as V
 from ..attacks import SPSA, Square
 from ..experiments import Settings
-from ..suites import adaptive_objective, attack_table, paper_whitebox, transfer_table
+from ..suites import (SPSA_LR_PER_EPS, adaptive_objective, attack_table, paper_whitebox,
+                      spsa_lr, transfer_table)
 from .common import checked_rows, estimate, lookup, versus
 
 __all__ = ["MAIN", "SURROGATE", "SOURCES", "MMC", "TOLERANCE", "SPSA_LR_PER_EPS", "spsa_lr",
@@ -24,11 +25,6 @@ SURROGATE = "SCE surrogate"  # experiments' "surrogate" group: an independently 
 SOURCES = [SURROGATE] + MAIN
 MMC = ["MMC-10", "AT-MMC-10"]
 TOLERANCE = 1.0  # points: the gradient-masking check's tolerance (rethinkmmc.checks default)
-# SPSA's Adam lr per unit of eps: the original's lr 0.01 at eps 8/256 (Uesato et al. 2018's
-# setting as Pang et al. ran it). A fixed lr 0.01 x 10 steps cannot leave a 0.1-neighbourhood,
-# so at MNIST budgets it would measure the step, not the model; scaling keeps the original's
-# reach (10 steps cover 3.2 eps) at every eps.
-SPSA_LR_PER_EPS = 0.01 / (8 / 256)
 NAMES = {"spsa": "SPSA", "square": "Square", "pgd": "PGD-10 (adaptive, white-box)",
          "worst-case": "worst case"}
 
@@ -49,10 +45,6 @@ def budgets(S: Settings, n_transfer: int, n_test: int) -> pd.DataFrame:
                                     "(paper: 10,000 queries)"},
     ]).set_index("what")
 
-
-def spsa_lr(eps: float) -> float:
-    """SPSA's Adam learning rate at `eps`: the original's lr/eps ratio (0.01 at 8/256)."""
-    return SPSA_LR_PER_EPS * eps
 
 
 def _pgd_family(S: Settings, seed: int, names: tuple[str, ...]):

@@ -11,7 +11,7 @@ import pandas as pd
 from .. import verdicts as V
 from ..attacks import CW
 from ..evaluate import eps_label, wilson_rate
-from ..experiments import Settings
+from ..experiments import PULL, Settings
 from ..suites import adaptive_objective, attack_table, claim1_eval, paper_whitebox, strongest
 from ..train import test_loss
 from .common import checked_rows, estimate, lookup, seed_pivot, versus
@@ -20,9 +20,12 @@ __all__ = ["MAIN", "clean_table", "full_suite", "light_suite", "attack_results",
            "attack_pivot", "targeted_pivot", "eps_sweep", "cw_lr", "cw_table",
            "ordering_rows", "cifar_results", "verdicts", "strong_results",
            "claim1_results", "cascade_names", "strong_size", "cascade_figure",
-           "cascade_pivot", "claim1_verdicts", "OUTSIDE"]
+           "cascade_pivot", "claim1_verdicts", "ablation_table", "OUTSIDE", "CASCADE"]
 
 MAIN = ["SCE", "MMC-10", "AT-SCE", "AT-MMC-10"]  # the runs every attack meets
+# The cascade's runs: MAIN and the ablation of MMC's adversarial training (its inner attack
+# pulls toward the target instead of the original's targeted softmax CE).
+CASCADE = MAIN + [PULL]
 
 
 def clean_table(runs: dict, data_root=None) -> pd.DataFrame:
@@ -195,12 +198,12 @@ OUTSIDE = {"MMC-10": "independent PyTorch MMC, CIFAR-10 8/255: PGD-10 84.71%, Au
 def strong_results(runs: dict, eps_list, n: int, seed: int, dataset: str,
                    progress=None, **suite) -> pd.DataFrame:
     """Claim 1's strong cascade (`suites.claim1_eval`; `suite` sets its size: steps, targets,
-    square_queries) on each MAIN run present in `runs`, at every eps of `eps_list`: one row
+    square_queries) on each CASCADE run present in `runs` (MAIN and the pull ablation), at every eps of `eps_list`: one row
     per stage and run with the robust accuracy after it (``stage`` 1 is the paper's attack;
     the ``worst case`` row is the last stage), a readable ``attack`` name, the ``dataset`` and
     each run's adversarial-training eps."""
     frames = []
-    for name in MAIN:
+    for name in CASCADE:
         if name not in runs:
             continue
         r = runs[name]
@@ -220,8 +223,8 @@ def cascade_names(frame: pd.DataFrame) -> pd.DataFrame:
     # the center distance: both are "adaptive" here), ranked in the center models' cascade
     # order, so that SCE's rows line up with MMC's and lack only the center-margin stages.
     obj = out["objective"].replace({"adaptive (C&W)": "adaptive"})
-    out["attack"] = [a if m in ("worst-case", "square") else f"{a} ({o})"
-                     for a, m, o in zip(out["attack"], out["method"], obj)]
+    out["attack"] = [_SHORT[8] if m == "any_of" else a if m in ("worst-case", "square")
+                     else f"{a} ({o})" for a, m, o in zip(out["attack"], out["method"], obj)]
     out["rank"] = [_RANK.get((m, o), _RANK.get((m, None), len(_RANK)))
                    for m, o in zip(out["method"], obj)]
     return out
@@ -230,9 +233,9 @@ def cascade_names(frame: pd.DataFrame) -> pd.DataFrame:
 # The cascade's stages in the order strong_suite runs them for a center model.
 _RANK = {("pgd", "ce"): 1, ("pgd", "adaptive"): 2, ("apgd", "mmc_margin"): 3, ("apgd", "ce"): 4,
          ("apgd_t", "dlr"): 5, ("apgd_t", "mmc_margin"): 6, ("square", None): 7,
-         ("worst-case", None): 8}
+         ("any_of", None): 8, ("worst-case", None): 9}
 _SHORT = {1: "PGD-10 CE (paper)", 2: "PGD-50 adaptive", 3: "APGD margin", 4: "APGD-CE",
-          5: "APGD-T DLR", 6: "APGD-T margin", 7: "Square"}
+          5: "APGD-T DLR", 6: "APGD-T margin", 7: "Square", 8: "paper's attacks + SPSA"}
 
 
 def claim1_results(runs: dict, cifar_runs: dict | None, S: Settings, n: int, seed: int,
@@ -240,10 +243,11 @@ def claim1_results(runs: dict, cifar_runs: dict | None, S: Settings, n: int, see
     """The strong cascade at the profile's size (`S.strong`): the main runs at `S.eps_strong`
     and, where the profile has them apart from its main set, the CIFAR-10 runs (`cifar_runs`)
     at `S.eps_cifar`."""
-    frames = [strong_results(runs, S.eps_strong, n, seed, S.dataset, progress, **S.strong)]
+    size = dict(S.strong, spsa_steps=S.spsa_steps, spsa_samples=S.spsa_samples)
+    frames = [strong_results(runs, S.eps_strong, n, seed, S.dataset, progress, **size)]
     if cifar_runs and S.eps_cifar:
         frames.append(strong_results(cifar_runs, S.eps_cifar, n, seed, S.cifar, progress,
-                                     **S.strong))
+                                     **size))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -277,7 +281,25 @@ def cascade_pivot(strong: pd.DataFrame):
     """Stages (in cascade order) x runs: the robust accuracy after each stage."""
     ordered = strong.sort_values(["dataset", "eps", "rank"], kind="stable")
     return seed_pivot(ordered, ["dataset", "eps_label", "attack"], "run", "robust_accuracy",
-                      [k for k in MAIN if k in set(strong["run"])])
+                      [k for k in CASCADE if k in set(strong["run"])])
+
+
+def ablation_table(strong: pd.DataFrame) -> pd.DataFrame | None:
+    """The ablation of MMC's adversarial training: AT-MMC-10 (the original's inner attack,
+    targeted softmax CE toward a target over all classes) beside its pull-only variant, under
+    the paper's attack and the strong cascade's worst case, with 95% Wilson intervals (the
+    mean over seeds where there are several). None where the profile has no pull run."""
+    pair = [k for k in ("AT-MMC-10", PULL) if k in set(strong["run"])]
+    if len(pair) < 2:
+        return None
+    d = strong[strong["run"].isin(pair) & strong["rank"].isin([1, _RANK[("worst-case", None)]])]
+    d = d.assign(stage=d["rank"].map({1: "paper's attack (PGD-10 CE)"}).fillna("worst case"),
+                 inner=d["run"].map({"AT-MMC-10": "softmax CE, target over all classes",
+                                     PULL: "pull toward a target among the others"}))
+    keys = ["dataset", "eps_label", "stage", "run", "inner"]
+    g = d.groupby(keys, sort=False)[["robust_accuracy", "ci_low", "ci_high"]].mean()
+    g["accuracy [95% CI]"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in g.to_numpy()]
+    return g[["accuracy [95% CI]"]].unstack(["run", "inner"])["accuracy [95% CI]"]
 
 
 def claim1_verdicts(strong: pd.DataFrame, n: int) -> list[V.Verdict]:
