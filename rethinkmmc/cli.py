@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from fractions import Fraction
 
@@ -32,12 +33,72 @@ def _positive_int(text: str) -> int:
 
 _positive_int.__name__ = "integer >= 1"  # argparse names the type in its error line
 
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+_nonnegative_int.__name__ = "integer >= 0"
+
+
 def parse_number(text: str) -> float:
-    """A float or a fraction such as 8/255 (the original writes epsilons over 256)."""
+    """A finite float or a fraction such as 8/255 (the original writes epsilons over 256)."""
     try:
-        return float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"not a number or fraction: {text!r}") from None
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError, OverflowError):
+        value = None
+    if value is None or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number or fraction: {text[:40]!r}")
+    return value
+
+
+def parse_device(text: str) -> str:
+    """A torch device this build can use: cpu, cuda, cuda:N, mps."""
+    import torch  # noqa: PLC0415
+
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"unknown device {text[:40]!r} (allowed: cpu, cuda, cuda:N, mps)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r}: this torch build sees no CUDA device "
+                                             f"(torch {torch.__version__})")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text!r}: only {torch.cuda.device_count()} "
+                                             "CUDA device(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available here")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"unsupported device {text!r} (allowed: cpu, cuda, "
+                                         "cuda:N, mps)")
+    return text
+
+
+def _folder(option: str, text: str | None, create: bool = True) -> str | None:
+    """A folder option, made absolute against the caller's folder; refused with the option's
+    name when it cannot be a folder here (a file on its path, a name over the file system's
+    limit, no permission to create or write it)."""
+    import os  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    if text is None:
+        return None
+    path = Path(text).expanduser().absolute()
+    for part in path.parts:
+        if len(os.fsencode(part)) > 255:
+            raise UsageError(f"{option}: a name in the path is longer than 255 bytes")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{option}: {probe} is a file, not a folder")
+    if create and not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{option}: no permission to write in {probe}")
+    return str(path)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -54,9 +115,10 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--loss", nargs="+", default=["mmc"], choices=LOSSES,
                    help="one or more losses; several print a table before the JSON lines")
     _add_override_flags(t)
-    t.add_argument("--seed", type=int, nargs="+", default=[0])
+    t.add_argument("--seed", type=_nonnegative_int, nargs="+", default=[0])
     t.add_argument("--no-fast", action="store_true", help="switch off the CUDA fast path")
-    t.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    t.add_argument("--device", type=parse_device,
+                   help="cpu, cuda, cuda:1 (default: cuda if available)")
     t.add_argument("--threads", type=_positive_int, default=None,
                    help="CPU threads for training (default: the profile's fixed count, smoke 2, "
                         "else torch's)")
@@ -68,16 +130,16 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--run", required=True, help="a run's folder or key")
     e.add_argument("--attack", required=True, help="fgsm, bim, pgd, mim, ... (see attacks)")
     e.add_argument("--eps", type=parse_number, default=0.0, help="e.g. 8/255 (say the denominator)")
-    e.add_argument("--steps", type=int)
+    e.add_argument("--steps", type=_positive_int)
     e.add_argument("--step-size", type=parse_number)
-    e.add_argument("--restarts", type=int)
+    e.add_argument("--restarts", type=_positive_int)
     e.add_argument("--objective", default=None, help="ce, adaptive, mmc_margin, cw, dlr")
     e.add_argument("--targeted", action="store_true")
     e.add_argument("--target-mode", choices=("random", "least_likely"), default="random")
-    e.add_argument("--n", type=int, help="points (seeded, class-stratified subset of the test set)")
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--batch-size", type=int, default=500)
-    e.add_argument("--device")
+    e.add_argument("--n", type=_positive_int, help="points (seeded, class-stratified subset of the test set)")
+    e.add_argument("--seed", type=_nonnegative_int, default=0)
+    e.add_argument("--batch-size", type=_positive_int, default=500)
+    e.add_argument("--device", type=parse_device)
     e.add_argument("--data-root")
     e.add_argument("--runs-dir")
     e.add_argument("--no-progress", action="store_true")
@@ -234,6 +296,11 @@ def _param_value(text: str):
 
 
 def _report(args) -> int:
+    try:
+        import papermill  # noqa: F401, PLC0415
+    except ModuleNotFoundError:
+        raise UsageError("report: papermill is not installed; install the report extra: "
+                         "pip install 'rethinkmmc[report]'") from None
     from .notebook import check_parameters
     from .report import check, render
 
@@ -268,9 +335,35 @@ def _report(args) -> int:
     return 0
 
 
+# Folder options: (flag, attribute, whether the command may create or write into it).
+_FOLDERS = (("--runs-dir", "runs_dir", True), ("--data-root", "data_root", False),
+            ("--out", "out", True), ("--figures", "figures", True))
+
+
+def _check_paths(args) -> None:
+    """Every folder option absolute against the caller's folder and checked (`_folder`);
+    --run's names within the file system's limit; a report's runs_dir / data_root parameters
+    likewise (the notebooks run in notebooks/, where a relative path would mean another
+    folder)."""
+    for flag, attr, create in _FOLDERS:
+        if getattr(args, attr, None) is not None:
+            setattr(args, attr, _folder(flag, getattr(args, attr), create))
+    if getattr(args, "run", None) is not None:
+        import os  # noqa: PLC0415
+
+        if any(len(os.fsencode(p)) > 255 for p in args.run.split("/")):
+            raise UsageError("--run: a run key or folder name is at most 255 bytes")
+    for i, (name, value) in enumerate(getattr(args, "param", None) or []):
+        text = _param_value(value)
+        if name in ("runs_dir", "data_root") and isinstance(text, str) and text:
+            args.param[i] = [name, json.dumps(_folder(f"-p {name}", text,
+                                                      create=name == "runs_dir"))]
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
+        _check_paths(args)
         if args.command == "train":
             return _train(args)
         if args.command == "evaluate":
@@ -284,6 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"rethinkmmc: error: {msg}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the system refuses (a file in the way, permissions, length)
+        where = f"{str(e.filename)[:120]}: " if e.filename else ""
+        print(f"rethinkmmc: error: {where}{e.strerror or type(e).__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rethinkmmc: interrupted (a training run resumes from its last epoch)", file=sys.stderr)

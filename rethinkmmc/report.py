@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .profiles import PROFILES
+from .runs import FILE_MODE
 
 __all__ = ["ReportError", "notebooks_dir", "notebook_paths", "notebook_parameters", "render",
            "to_html"]
@@ -117,6 +118,20 @@ def check(profile: str, only: Sequence[str] | None = None,
     return declared_by
 
 
+def absolute_inputs(params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with runs_dir and data_root made absolute against the caller's folder, and
+    $RETHINKMMC_RUNS / $RETHINKMMC_DATA likewise (the kernels inherit the environment and run
+    in notebooks/, where a relative path would name another folder)."""
+    out = dict(params)
+    for name in ("runs_dir", "data_root"):
+        if isinstance(out.get(name), str) and out[name]:
+            out[name] = str(Path(out[name]).expanduser().absolute())
+    for var in ("RETHINKMMC_RUNS", "RETHINKMMC_DATA"):
+        if os.environ.get(var):
+            os.environ[var] = str(Path(os.environ[var]).expanduser().absolute())
+    return out
+
+
 def render(profile: str = "smoke", only: Sequence[str] | None = None,
            out: str | Path | None = None, figures: str | Path | None = None,
            parameters: dict[str, Any] | None = None, html: bool = True,
@@ -134,9 +149,12 @@ def render(profile: str = "smoke", only: Sequence[str] | None = None,
     params = dict(parameters or {})
     declared_by = check(profile, only, params)
     root = notebooks_dir().parent
-    out = Path(out) if out else root / "reports" / profile
+    # The kernels run in notebooks/: every path they are given is made absolute against the
+    # caller's folder first, so that a relative one means what the caller meant.
+    out = Path(out).absolute() if out else root / "reports" / profile
     if figures is not False:
-        figures = Path(figures) if figures else root / "figures" / profile
+        figures = Path(figures).absolute() if figures else root / "figures" / profile
+    params = absolute_inputs(params)
     paths = list(declared_by)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, str] = {}
@@ -163,6 +181,11 @@ def _render_each(paths, declared_by, profile, params, out, figures, html, progre
     for i, p in enumerate(paths, start=1):
         log(f"[{i}/{len(paths)}] {p.stem} ({profile})")
         target = out / p.name
+        # Executed into a hidden partial file and moved over the target only when complete:
+        # a killed or failed render leaves the previous good notebook in place (a failed one
+        # is kept beside it as NAME.failed.ipynb, for its traceback).
+        partial = out / f".{p.stem}.partial.ipynb"
+        failed = out / f"{p.stem}.failed.ipynb"
         t0 = time.perf_counter()
         inject = dict(params)
         if _literal(declared_by[p].get("profile")) != profile:
@@ -172,13 +195,18 @@ def _render_each(paths, declared_by, profile, params, out, figures, html, progre
         try:
             with _ipc_kernel() as km:
                 papermill.execute_notebook(
-                    str(p), str(target), parameters=inject, km=km,
+                    str(p), str(partial), parameters=inject, km=km,
                     progress_bar=progress, cwd=str(p.parent), kernel_name="python3")
+            os.chmod(partial, FILE_MODE)
+            os.replace(partial, target)
+            failed.unlink(missing_ok=True)
             if html:
                 to_html(target)
             results[p.stem] = f"ok ({time.perf_counter() - t0:.0f} s)"
         except Exception as e:  # noqa: BLE001  (go on past a failing notebook, name it later)
             line = str(e).strip().splitlines()
             msg = next((ln for ln in reversed(line) if ln.strip()), type(e).__name__)
-            results[p.stem] = f"FAILED: {msg[:300]}"
+            results[p.stem] = f"FAILED: {msg[:300]} (see {failed.name})"
+            if partial.exists():
+                os.replace(partial, failed)
         log(f"    {results[p.stem]}")

@@ -75,6 +75,17 @@ def run_dir(cfg: TrainConfig, runs_dir: str | Path | None = None) -> Path:
     return Path(runs_dir or default_runs_dir()) / cfg.profile / cfg.key()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# The mode of a new file under this process's umask (0644 under the usual 022): mkstemp makes
+# its file 0600, which would leave a store shared with colleagues unreadable to them.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def _atomic(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +95,7 @@ def _atomic(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -105,14 +117,35 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 
 @contextlib.contextmanager
 def run_lock(path: Path):
-    """An exclusive lock on `path`/.lock; a second process blocks until the first is done."""
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "w") as f:
+    """An exclusive lock on `path`/.lock; a second process blocks until the first is done.
+
+    A run folder that holds nothing but its lock when the holder leaves (a training that
+    failed before writing anything) is removed, so that failures leave no empty folders. A
+    process that was waiting on the removed lock sees that its lock file is gone and starts
+    over on a fresh one."""
+    lock = path / ".lock"
+    while True:
+        path.mkdir(parents=True, exist_ok=True)
+        f = open(lock, "a")
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            same = os.stat(lock).st_ino == os.fstat(f.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        f.close()  # the holder removed the folder while we waited: lock the new one
+    try:
+        yield
+    finally:
+        try:
+            if [p.name for p in path.iterdir()] == [".lock"]:
+                os.unlink(lock)
+                path.rmdir()
+        except OSError:
+            pass  # another process wrote into it meanwhile: it is not empty, keep it
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
 
 
 def set_aside(path: Path) -> Path:
