@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from .attacks.base import Attack
+from .stats import wilson
 from .data import stratified_subset
 from .runs import Run, atomic_write_json
 from .torchutil import default_device, eval_mode, predict
@@ -50,18 +51,6 @@ def eps_label(eps: float) -> str:
             return f"{round(k)}/{den}"
     f = Fraction(eps).limit_denominator(1000)
     return f"{f.numerator}/{f.denominator}" if abs(float(f) - eps) < 1e-9 else f"{eps:.4g}"
-
-
-def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    # at k = 0 (k = n) the bound is exactly 0 (1); the formula leaves rounding dust like 4e-19
-    return (0.0 if k == 0 else max(0.0, mid - half), 1.0 if k == n else min(1.0, mid + half))
 
 
 def wilson_rate(rate: float, n: int) -> tuple[float, float]:
@@ -233,7 +222,10 @@ def _row(attack: Attack, rec: dict, clean_ok: torch.Tensor, model_id: str) -> di
            "objective": s.get("objective", "-"), "targeted": attack.targeted,
            "steps": s.get("steps", s.get("n_queries", 0)), "n": n,
            "clean_accuracy": clean_ok.sum().item() / n, "robust_accuracy": k / n,
-           "ci_low": lo, "ci_high": hi, "seconds": rec["seconds"], "settings": json.dumps(s)}
+           "ci_low": lo, "ci_high": hi, "seconds": rec["seconds"], "settings": json.dumps(s),
+           # which points, and each one's result: two models on the same points are compared
+           # point by point (stats.paired_difference)
+           "points": ((rec.get("ident") or {}).get("points") or {}).get("checksum"), "flags": _flag_string(rec["robust"])}
     if attack.targeted:
         row["target_success"] = sum(rec["target_hit"]) / n
     success = [d for d, r, c in zip(rec["dist"], rec["robust"], clean_ok.tolist()) if c and not r
@@ -313,6 +305,11 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
     return df
 
 
+def _flag_string(robust) -> str:
+    """Per-point results as a string of 0s and 1s (compact in a DataFrame and in JSON)."""
+    return "".join("1" if r else "0" for r in robust)
+
+
 def _worst_rows(df, flags, clean_ok, model_id):
     out = []
     bounded = df[df["norm"].isin(["linf", "l2", "l1"]) & ~df["attack"].isin(["cw", "ead"])]
@@ -328,7 +325,8 @@ def _worst_rows(df, flags, clean_ok, model_id):
                     "steps": int(group["steps"].max()), "n": n,
                     "clean_accuracy": clean_ok.sum().item() / n, "robust_accuracy": k / n,
                     "ci_low": lo, "ci_high": hi, "seconds": float(group["seconds"].sum()),
-                    "settings": json.dumps([json.loads(s) for s in group["settings"]])})
+                    "settings": json.dumps([json.loads(s) for s in group["settings"]]),
+                    "points": group["points"].iloc[0], "flags": _flag_string(robust.tolist())})
     return pd.DataFrame(out)
 
 

@@ -21,6 +21,8 @@ from typing import Iterable, Mapping, NamedTuple
 
 import pandas as pd
 
+from .stats import paired_difference
+
 __all__ = ["HOLDS", "FAILS", "OPEN", "VERDICTS", "Decision", "Verdict", "at_least", "at_most",
            "greater", "not_less", "improves", "all_of", "unanimous", "across_seeds",
            "verdict_table"]
@@ -157,6 +159,48 @@ def improves(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
     to_hold = max(bhi - alo, min_gain - (a - b), 0.0)
     return Decision(OPEN, f"{na} {_f(a)} vs {nb} {_f(b)}: gain {_f(a - b)} uncertain",
                     min(to_hold, ahi - blo - min_gain))
+
+
+def improves_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", "b"),
+                    min_gain: float = 0.05) -> Decision:
+    """:func:`improves` for two models measured on the same points: decided on the paired 95%
+    interval of the difference a - b (stats.paired_difference: Newcombe's method 10, with
+    McNemar's exact p in the reason). Holds when that interval lies above 0 and the gain
+    a - b >= min_gain; does not hold when even its upper end gains < min_gain; else
+    inconclusive."""
+    d, (lo, hi), p = paired_difference([c == "1" for c in flags_a], [c == "1" for c in flags_b])
+    if math.isnan(d):
+        return Decision(OPEN, "not measured")
+    na, nb = names
+    head = (f"{na} {_f(a)} vs {nb} {_f(b)}: paired gain {_f(d)} (95% CI {_f(lo)} to {_f(hi)}, "
+            f"McNemar p={p:.2g}, n={len(flags_a)})")
+    if lo > 0 and d >= min_gain:
+        return Decision(HOLDS, f"{head} >= {_f(min_gain)}", min(lo, d - min_gain))
+    if hi < min_gain:
+        return Decision(FAILS, f"{head}: even the best reading gains < {_f(min_gain)}",
+                        min_gain - hi)
+    return Decision(OPEN, f"{head}: uncertain", min(max(-lo, min_gain - d, 0.0),
+                                                    hi - min_gain))
+
+
+def not_less_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", "b"),
+                    tolerance: float = 0.0) -> Decision:
+    """:func:`not_less` on the paired interval of a - b: does not hold when the whole interval
+    lies below -tolerance; holds when a - b >= -tolerance; inconclusive otherwise."""
+    d, (lo, hi), p = paired_difference([c == "1" for c in flags_a], [c == "1" for c in flags_b])
+    if math.isnan(d):
+        return Decision(OPEN, "not measured")
+    na, nb = names
+    head = (f"{na} {_f(a)} vs {nb} {_f(b)}: paired difference {_f(d)} (95% CI {_f(lo)} to "
+            f"{_f(hi)}, McNemar p={p:.2g})")
+    if hi < -tolerance:
+        return Decision(FAILS, f"{head} < -{_f(tolerance)}", -tolerance - hi)
+    if d >= -tolerance:
+        return Decision(HOLDS, f"{head} >= -{_f(tolerance)}", d + tolerance)
+    return Decision(OPEN, f"{head}: uncertain", min(-tolerance - d, hi + tolerance))
+
+
+PAIRED = {improves: improves_paired, not_less: not_less_paired}
 
 
 def all_of(decisions: Iterable[Decision], joiner: str = "; ") -> Decision:

@@ -24,8 +24,9 @@
 # **Verdict rule** (rules 1-2 at each eps of the profile's main pair; accuracies with 95% Wilson
 # intervals):
 # 1. *MMC resists black-box attacks better than SCE*: SPSA accuracy of MMC-10 against SCE's on the
-#    same seeded, class-stratified points; holds when MMC-10's interval lies above SCE's with a
-#    gain >= 5 points; does not hold when even the best reading gains < 5 points; else
+#    same seeded, class-stratified points, compared point by point: holds when the paired 95%
+#    interval of MMC-10 - SCE (Newcombe's method 10; McNemar's exact p in the reason) lies above
+#    0 and the gain is >= 5 points; does not hold when even its upper end gains < 5 points; else
 #    inconclusive.
 # 2. *Transfer adversarials from an independent SCE model hurt MMC less than they hurt SCE*:
 #    accuracy of MMC-10 against SCE's on the same PGD-10 adversarials, crafted on an SCE model

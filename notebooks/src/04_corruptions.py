@@ -15,8 +15,9 @@
 # **Verdict rule** (accuracy on the true labels of the same seeded, class-stratified test points,
 # 95% Wilson intervals):
 # 1. *MMC is at least as robust as SCE to Gaussian noise (std 0.05)*: MMC-10's accuracy not below
-#    SCE's by more than 1 point: holds when its point estimate is >= SCE's - 0.01; does not hold
-#    when its interval lies wholly below SCE's - 0.01; inconclusive otherwise.
+#    SCE's by more than 1 point, compared point by point: holds when MMC-10 - SCE >= -0.01; does
+#    not hold when the paired 95% interval of that difference (Newcombe's method 10; McNemar's
+#    exact p in the reason) lies wholly below -0.01; inconclusive otherwise.
 # 2. *MMC is at least as robust as SCE to rotation (+-30 degrees)*: the same rule.
 
 # %% tags=["parameters"]

@@ -29,11 +29,27 @@ def lookup(frame: pd.DataFrame, **labels: Any) -> pd.Series:
     return hit.iloc[0]
 
 
-def estimate(frame: pd.DataFrame, value: str = "robust_accuracy",
-             **labels: Any) -> tuple[float, tuple[float, float]]:
-    """A row's `value` and its interval (``ci_low``, ``ci_high``), the row found by `lookup`."""
+class Estimate(tuple):
+    """``(value, (ci_low, ci_high))``, and where the row has them, the checksum of its points
+    and its per-point results (``points``, ``flags``), so that two estimates on the same points
+    can be compared point by point."""
+
+    points: str | None = None
+    flags: str | None = None
+
+    def __new__(cls, value: float, ci: tuple[float, float], points=None, flags=None):
+        out = super().__new__(cls, (value, ci))
+        out.points, out.flags = points, flags
+        return out
+
+
+def estimate(frame: pd.DataFrame, value: str = "robust_accuracy", **labels: Any) -> Estimate:
+    """A row's `value` and its interval (``ci_low``, ``ci_high``), the row found by `lookup`;
+    with its points and per-point flags where the frame has them (robust accuracy only)."""
     r = lookup(frame, **labels)
-    return float(r[value]), (float(r["ci_low"]), float(r["ci_high"]))
+    paired = value == "robust_accuracy" and isinstance(r.get("flags"), str)
+    return Estimate(float(r[value]), (float(r["ci_low"]), float(r["ci_high"])),
+                    r.get("points") if paired else None, r.get("flags") if paired else None)
 
 
 def over_seeds(seeds: Iterable[int], measure: Callable[[int], pd.DataFrame]) -> pd.DataFrame:
@@ -106,7 +122,16 @@ def versus(claim: str, measure: str, reference: str, a: tuple, b: tuple,
     """A verdict row comparing two estimates ``(value, interval)`` of one measure (as
     :func:`estimate` gives them): `ours` reads "<A> 0.907 vs <B> 0.136", and `rule`
     (verdicts.improves, or not_less) decides with its gain or tolerance `margin`; `names` say
-    the two sides in the rule's reasons (default: `labels`)."""
+    the two sides in the rule's reasons (default: `labels`). Where both estimates carry
+    per-point results on the same points, the rule's paired form decides
+    (verdicts.improves_paired / not_less_paired)."""
     (va, ca), (vb, cb) = a, b
-    return V.Verdict(claim, measure, reference, f"{labels[0]} {va:.3f} vs {labels[1]} {vb:.3f}",
-                     *rule(va, vb, ca, cb, names or labels, margin))
+    ours = f"{labels[0]} {va:.3f} vs {labels[1]} {vb:.3f}"
+    fa, fb = getattr(a, "flags", None), getattr(b, "flags", None)
+    if (fa and fb and rule in V.PAIRED and a.points is not None and a.points == b.points
+            and len(fa) == len(fb)):
+        # the same points: decided point by point (McNemar / Newcombe's paired interval)
+        return V.Verdict(claim, measure, reference, ours,
+                         *V.PAIRED[rule](va, vb, fa, fb, names or labels, margin))
+    return V.Verdict(claim, measure, reference, ours, *rule(va, vb, ca, cb, names or labels,
+                                                            margin))

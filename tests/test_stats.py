@@ -1,0 +1,66 @@
+"""Paired comparisons of two models on the same points (issue 14: McNemar / a paired interval
+instead of two overlapping Wilson intervals)."""
+import random
+
+import pytest
+
+from rethinkmmc import verdicts as V
+from rethinkmmc.claims.common import Estimate, versus
+from rethinkmmc.stats import mcnemar_p, paired_difference, wilson
+
+
+def test_mcnemar_matches_the_binomial_test():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for b, c in [(10, 0), (5, 5), (7, 2), (30, 18), (0, 0), (1, 12)]:
+        want = 1.0 if b + c == 0 else scipy_stats.binomtest(b, b + c, 0.5).pvalue
+        assert mcnemar_p(b, c) == pytest.approx(want, rel=1e-9)
+
+
+def _pairs(rng, n, pa, pb, agree):
+    """n points: A right with prob. pa; B copies A with prob. `agree`, else draws its own."""
+    a = [rng.random() < pa for _ in range(n)]
+    b = [x if rng.random() < agree else (rng.random() < pb) for x in a]
+    return a, b
+
+
+def test_paired_interval_covers_the_true_difference_95_percent():
+    # Monte Carlo coverage of Newcombe's method 10 for correlated pairs (true difference known
+    # from the generating process): 0.93-0.975 over 1,500 draws of 200 points.
+    rng = random.Random(0)
+    pa, pb, agree, n = 0.6, 0.45, 0.7, 200
+    true = pa - (agree * pa + (1 - agree) * pb)
+    hits = sum(lo <= true <= hi for _ in range(1500)
+               for _, (lo, hi), _ in [paired_difference(*_pairs(rng, n, pa, pb, agree))])
+    assert 0.93 <= hits / 1500 <= 0.975
+
+
+def test_paired_interval_is_narrower_than_two_wilson_intervals_for_correlated_models():
+    rng = random.Random(1)
+    a, b = _pairs(rng, 500, 0.30, 0.22, 0.9)
+    d, (lo, hi), p = paired_difference(a, b)
+    wa, wb = wilson(sum(a), 500), wilson(sum(b), 500)
+    assert hi - lo < (wa[1] - wa[0]) + (wb[1] - wb[0])
+    assert d == pytest.approx((sum(a) - sum(b)) / 500)
+    with pytest.raises(ValueError, match="a, b: per-point results of the same points"):
+        paired_difference([1, 0], [1])
+
+
+def test_versus_decides_point_by_point_on_the_same_points_only():
+    # MMC survives 30 more of 500 points than SCE and no point SCE survives is lost: the
+    # Wilson intervals (0.20 vs 0.14) overlap, the paired interval of the difference does not
+    # reach 0
+    a = "1" * 100 + "0" * 400
+    b = "1" * 70 + "0" * 430
+    ea = Estimate(0.20, wilson(100, 500), "pts", a)
+    eb = Estimate(0.14, wilson(70, 500), "pts", b)
+    unpaired = versus("c", "m", "r", (0.20, wilson(100, 500)), (0.14, wilson(70, 500)),
+                      ("MMC", "SCE"))
+    paired = versus("c", "m", "r", ea, eb, ("MMC", "SCE"))
+    assert unpaired.verdict == V.OPEN          # the Wilson intervals overlap
+    assert paired.verdict == V.HOLDS and "McNemar" in paired.why
+    other = Estimate(0.14, wilson(70, 500), "other points", b)
+    assert versus("c", "m", "r", ea, other, ("MMC", "SCE")).verdict == V.OPEN
+    # and it can fail: a gain of 1 point on the same points is below the 5-point bar
+    c = "1" * 75 + "0" * 425
+    worse = versus("c", "m", "r", Estimate(0.15, wilson(75, 500), "pts", c), eb, ("A", "B"))
+    assert worse.verdict == V.FAILS
