@@ -161,6 +161,14 @@ def improves(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
                     min(to_hold, ahi - blo - min_gain))
 
 
+def _paired(a, b, flags_a: str, flags_b: str, names, word: str, extra: str = ""):
+    """(a - b, its paired 95% interval's ends, the reason's head) from per-point flags."""
+    d, (lo, hi), p = paired_difference([c == "1" for c in flags_a], [c == "1" for c in flags_b])
+    na, nb = names
+    return d, lo, hi, (f"{na} {_f(a)} vs {nb} {_f(b)}: paired {word} {_f(d)} (95% CI {_f(lo)} "
+                       f"to {_f(hi)}, McNemar p={p:.2g}{extra})")
+
+
 def improves_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", "b"),
                     min_gain: float = 0.05) -> Decision:
     """:func:`improves` for two models measured on the same points: decided on the paired 95%
@@ -168,12 +176,9 @@ def improves_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", 
     McNemar's exact p in the reason). Holds when that interval lies above 0 and the gain
     a - b >= min_gain; does not hold when even its upper end gains < min_gain; else
     inconclusive."""
-    d, (lo, hi), p = paired_difference([c == "1" for c in flags_a], [c == "1" for c in flags_b])
+    d, lo, hi, head = _paired(a, b, flags_a, flags_b, names, "gain", f", n={len(flags_a)}")
     if math.isnan(d):
         return Decision(OPEN, "not measured")
-    na, nb = names
-    head = (f"{na} {_f(a)} vs {nb} {_f(b)}: paired gain {_f(d)} (95% CI {_f(lo)} to {_f(hi)}, "
-            f"McNemar p={p:.2g}, n={len(flags_a)})")
     if lo > 0 and d >= min_gain:
         return Decision(HOLDS, f"{head} >= {_f(min_gain)}", min(lo, d - min_gain))
     if hi < min_gain:
@@ -187,12 +192,9 @@ def not_less_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", 
                     tolerance: float = 0.0) -> Decision:
     """:func:`not_less` on the paired interval of a - b: does not hold when the whole interval
     lies below -tolerance; holds when a - b >= -tolerance; inconclusive otherwise."""
-    d, (lo, hi), p = paired_difference([c == "1" for c in flags_a], [c == "1" for c in flags_b])
+    d, lo, hi, head = _paired(a, b, flags_a, flags_b, names, "difference")
     if math.isnan(d):
         return Decision(OPEN, "not measured")
-    na, nb = names
-    head = (f"{na} {_f(a)} vs {nb} {_f(b)}: paired difference {_f(d)} (95% CI {_f(lo)} to "
-            f"{_f(hi)}, McNemar p={p:.2g})")
     if hi < -tolerance:
         return Decision(FAILS, f"{head} < -{_f(tolerance)}", -tolerance - hi)
     if d >= -tolerance:
