@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -82,9 +84,6 @@ def _folder(option: str, text: str | None, create: bool = True) -> str | None:
     """A folder option, made absolute against the caller's folder; refused with the option's
     name when it cannot be a folder here (a file on its path, a name over the file system's
     limit, no permission to create or write it)."""
-    import os  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
     if text is None:
         return None
     path = Path(text).expanduser().absolute()
@@ -349,8 +348,6 @@ def _check_paths(args) -> None:
         if getattr(args, attr, None) is not None:
             setattr(args, attr, _folder(flag, getattr(args, attr), create))
     if getattr(args, "run", None) is not None:
-        import os  # noqa: PLC0415
-
         if any(len(os.fsencode(p)) > 255 for p in args.run.split("/")):
             raise UsageError("--run: a run key or folder name is at most 255 bytes")
     for i, (name, value) in enumerate(getattr(args, "param", None) or []):

@@ -38,7 +38,9 @@ __all__ = ["evaluate", "points", "worst_case", "eps_label", "wilson", "wilson_ra
 
 # Bump when a change to an attack or to this module changes stored results. 2: per-example
 # random streams (attacks/streams.py), so that results no longer depend on the batch size.
-EVAL_VERSION = "2"
+# 3: random targets from a draw number of their own (streams.TARGET_DRAW), so that a target
+# drawn by evaluate and one drawn inside the call agree, and the random start is apart from it.
+EVAL_VERSION = "3"
 
 
 def eps_label(eps: float) -> str:
@@ -225,7 +227,8 @@ def _row(attack: Attack, rec: dict, clean_ok: torch.Tensor, model_id: str) -> di
            "ci_low": lo, "ci_high": hi, "seconds": rec["seconds"], "settings": json.dumps(s),
            # which points, and each one's result: two models on the same points are compared
            # point by point (stats.paired_difference)
-           "points": ((rec.get("ident") or {}).get("points") or {}).get("checksum"), "flags": _flag_string(rec["robust"])}
+           "points": ((rec.get("ident") or {}).get("points") or {}).get("checksum"),
+           "flags": _flag_string(rec["robust"])}
     if attack.targeted:
         row["target_success"] = sum(rec["target_hit"]) / n
     success = [d for d, r, c in zip(rec["dist"], rec["robust"], clean_ok.tolist()) if c and not r

@@ -127,3 +127,18 @@ def test_stored_results_do_not_depend_on_the_batch_size(digits_runs, tmp_path):
     a = PGD(0.1, steps=1, step_size=1e-12)(run.model, x[:2], y[:2])
     b = PGD(0.1, steps=1, step_size=1e-12, seed=1)(run.model, x[:2], y[:2])
     assert not torch.equal(a[0] - x[0], a[1] - x[1]) and not torch.equal(a, b)
+
+
+def test_a_targeted_call_draws_the_same_target_and_start_inside_and_outside(digits_runs):
+    """evaluate draws a targeted attack's targets beforehand (`Attack.targets`) and passes them
+    in; a plain call draws them itself. Targets have a draw number of their own, so both give
+    the same adversarials (the union stage calls its attacks the plain way)."""
+    import torch
+
+    run = digits_runs["mmc"]
+    x, y = run.test_set()
+    x, y, ids = x[:60], y[:60], torch.arange(100, 160)
+    pgd = PGD(0.1, steps=3, objective="ce", targeted=True, seed=4)
+    target = pgd.targets(run.model, x, y, ids)
+    assert (target != y).all()
+    assert torch.equal(pgd(run.model, x, y, ids=ids), pgd(run.model, x, y, target, ids))

@@ -17,7 +17,7 @@ import torch.nn as nn
 
 from ..torchutil import eval_mode
 from .objectives import OBJECTIVES, model_centers, needs_centers
-from .streams import Streams
+from .streams import TARGET_DRAW, Streams
 from .objectives import objective as make_objective
 
 __all__ = ["Attack", "TARGET_MODES", "draw_targets", "check_eps"]
@@ -38,7 +38,8 @@ def draw_targets(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: str,
     """Targets != y: uniformly random (the original's choice) or the least likely class."""
     if mode == "random":
         num_classes = _num_classes(model, x)
-        shift = streams.randint(1, num_classes).to(y.device)
+        shift = streams.seek(TARGET_DRAW).randint(1, num_classes).to(y.device)
+        streams.seek(0)  # perturb's draws start at 0 whether or not the call drew targets
         return (y + shift) % num_classes
     with torch.no_grad():
         logits = model(x)

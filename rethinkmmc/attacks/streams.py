@@ -19,7 +19,12 @@ import math
 
 import torch
 
-__all__ = ["Streams"]
+__all__ = ["Streams", "TARGET_DRAW"]
+
+# The draw number of an attack's random targets, apart from the numbers 0, 1, ... its perturb
+# uses: a target drawn inside the call and one drawn beforehand (evaluate's `Attack.targets`)
+# are the same, and neither shares its bits with the random start.
+TARGET_DRAW = -1
 
 _M32 = 0xFFFFFFFF
 _MUL = 0x45D9F3B  # < 2**27: every product of a 32-bit lane stays inside int64
@@ -40,18 +45,17 @@ class Streams:
     a subset of the points; it shares the draw counter with the whole.
     """
 
-    def __init__(self, seed: int, ids: torch.Tensor, device: torch.device | str | None = None,
-                 _counter: list[int] | None = None):
+    def __init__(self, seed: int, ids: torch.Tensor, device: torch.device | str | None = None):
         ids = torch.as_tensor(ids, dtype=torch.int64, device=device)
-        self.device, self.ids, self.seed = ids.device, ids, int(seed)
+        self.device, self.ids = ids.device, ids
         seed_key = _mix(torch.tensor(int(seed) & _M32, dtype=torch.int64, device=self.device))
         self.keys = _mix((_mix(ids & _M32) ^ (ids >> 32) ^ seed_key) & _M32)
-        self._counter = _counter if _counter is not None else [0]
+        self._counter = [0]  # shared with the views: one draw numbering for the whole call
 
     @classmethod
     def _view(cls, parent: Streams, idx) -> Streams:
         s = cls.__new__(cls)
-        s.device, s.seed, s._counter = parent.device, parent.seed, parent._counter
+        s.device, s._counter = parent.device, parent._counter
         s.keys, s.ids = parent.keys[idx], parent.ids[idx]
         return s
 

@@ -46,7 +46,6 @@ def budgets(S: Settings, n_transfer: int, n_test: int) -> pd.DataFrame:
     ]).set_index("what")
 
 
-
 def _pgd_family(S: Settings, seed: int, names: tuple[str, ...]):
     def suite(run):
         return [a for e in S.eps_main

@@ -198,10 +198,10 @@ OUTSIDE = {"MMC-10": "independent PyTorch MMC, CIFAR-10 8/255: PGD-10 84.71%, Au
 def strong_results(runs: dict, eps_list, n: int, seed: int, dataset: str,
                    progress=None, **suite) -> pd.DataFrame:
     """Claim 1's strong cascade (`suites.claim1_eval`; `suite` sets its size: steps, targets,
-    square_queries) on each CASCADE run present in `runs` (MAIN and the pull ablation), at every eps of `eps_list`: one row
-    per stage and run with the robust accuracy after it (``stage`` 1 is the paper's attack;
-    the ``worst case`` row is the last stage), a readable ``attack`` name, the ``dataset`` and
-    each run's adversarial-training eps."""
+    square_queries, SPSA's) on each CASCADE run present in `runs` (MAIN and the pull
+    ablation), at every eps of `eps_list`: one row per stage and run with the robust accuracy
+    after it (``stage`` 1 is the paper's attack; the ``worst case`` row is the last stage), a
+    readable ``attack`` name, the ``dataset`` and each run's adversarial-training eps."""
     frames = []
     for name in CASCADE:
         if name not in runs:
