@@ -1,13 +1,21 @@
-"""PGD-10 throughput, ours against torchattacks', on the same model and batch, in one run.
+"""Attack throughput, ours against torchattacks', on the same model, points and batch, in one run.
 
     python benchmarks/attack_speed.py [--profile quick] [--dataset cifar10] [--batch 256]
-                                      [--repeats 5] [--device cpu|cuda]
+                                      [--repeats 5] [--device cpu|cuda] [--compile]
 
-torchattacks (pip install --no-deps torchattacks) is the peer. Both run L-inf PGD with random
-start, eps 8/255, step 2/255, 10 steps, the CE objective, on an untrained model of the
-profile's architecture (speed does not depend on the weights); calls alternate so drift in the
-machine's speed falls on both; medians are printed with their ratio (ours / peer images per
-second: above 1 is faster). Aims: >= 0.95 on a CPU, >= 1.5 on a GPU.
+torchattacks (pip install --no-deps torchattacks) is the peer. Two attacks, each at eps 8/255 on
+the profile's stored SCE model of the dataset and its first test points when the store holds it
+(APGD stops early on points it has fooled, so the weights matter), else on an untrained model
+of the same architecture with its own predictions as labels:
+- PGD-10: L-inf, random start, step 2/255, the CE objective;
+- APGD-CE: 10 iterations, 1 restart (Croce & Hein 2020).
+
+Ours runs as evaluate() runs it: on rethinkmmc.speed.for_attacks' copy of the model, at the
+default speed (channels_last, fp32) and, for the record, at the opt-in channels_last+bf16 (and
+with --compile, channels_last+compile). The peer gets the model as the user has it; a last line
+gives the peer on a channels_last copy too, so that the share of the gain that is the layout
+choice alone is visible. Calls alternate so drift in the machine's speed falls on all; medians
+are printed with their ratio (ours / peer images per second: above 1 is faster; aim >= 1.5).
 """
 from __future__ import annotations
 
@@ -17,9 +25,12 @@ import time
 
 import torch
 
-from rethinkmmc.attacks import PGD
+from rethinkmmc.attacks import APGD, PGD
 from rethinkmmc.data import DATASETS
-from rethinkmmc.profiles import train_config
+from rethinkmmc.evaluate import points
+from rethinkmmc.experiments import configs
+from rethinkmmc.runs import Run, run_dir
+from rethinkmmc.speed import attack_speed, for_attacks
 from rethinkmmc.train import build_model, hardware
 
 
@@ -30,18 +41,30 @@ def main():
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--compile", action="store_true", help="also time a compiled trunk")
     a = p.parse_args()
     import torchattacks
 
     device = torch.device(a.device)
-    cfg = train_config(a.profile, a.dataset, "sce")
-    model = build_model(cfg).to(device).eval()
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(a.batch, *DATASETS[a.dataset].shape, generator=g).to(device)
-    y = torch.randint(0, DATASETS[a.dataset].num_classes, (a.batch,), generator=g).to(device)
+    cfg = configs(a.profile, "cifar" if a.dataset == "cifar10" else "standard")["SCE"]
+    if (run_dir(cfg) / "metrics.json").exists():
+        run = Run(run_dir(cfg))
+        model, source = run.model.to(device).eval(), f"stored run {run.key}"
+        x, y = (t.to(device) for t in points(run, n=a.batch))
+    else:
+        torch.manual_seed(0)
+        model, source = build_model(cfg).to(device).eval(), "untrained model"
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand(a.batch, *DATASETS[cfg.dataset].shape, generator=g).to(device)
+        with torch.no_grad():
+            y = model(x).argmax(1)
+    ids = torch.arange(a.batch, device=device)
     eps, alpha = 8 / 255, 2 / 255
-    ours = PGD(eps, steps=10, step_size=alpha, objective="ce")
-    peer = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=10, random_start=True)
+    default = str(attack_speed())
+    speeds = list(dict.fromkeys([default, "channels_last+bf16"]
+                                + (["channels_last+compile"] if a.compile else [])))
+    fast = {s: for_attacks(model, s) for s in speeds}
+    layout = for_attacks(model, "channels_last")
 
     def timed(fn):
         if device.type == "cuda":
@@ -52,21 +75,38 @@ def main():
             torch.cuda.synchronize()
         return time.perf_counter() - t
 
-    runs = {"ours": lambda: ours(model, x, y), "torchattacks": lambda: peer(x, y)}
-    for fn in runs.values():
-        fn()  # warm-up
-    secs = {k: [] for k in runs}
-    for r in range(a.repeats):
-        for k in (("ours", "torchattacks") if r % 2 == 0 else ("torchattacks", "ours")):
-            secs[k].append(timed(runs[k]))
-    print(f"PGD-10, eps 8/255, step 2/255, batch {a.batch}, {a.dataset} {cfg.arch} "
-          f"(n={cfg.depth_n}), {hardware(device)}, torch {torch.__version__}, "
-          f"torchattacks {torchattacks.__version__}")
-    ips = {k: a.batch / statistics.median(v) for k, v in secs.items()}
-    for k, v in ips.items():
-        print(f"{k}: {v:.1f} images/s (median of {a.repeats})")
-    print(f"ours / torchattacks throughput ratio: {ips['ours'] / ips['torchattacks']:.3f} "
-          f"(aim: >= 0.95 on CPU, >= 1.5 on GPU)")
+    print(f"eps 8/255, batch {a.batch}, {source}, {cfg.dataset} {cfg.arch} (n={cfg.depth_n}), "
+          f"{hardware(device)}, torch {torch.__version__}, torchattacks {torchattacks.__version__}")
+    cases = {
+        "PGD-10": (PGD(eps, steps=10, step_size=alpha, objective="ce"),
+                   lambda m: torchattacks.PGD(m, eps=eps, alpha=alpha, steps=10,
+                                              random_start=True)),
+        "APGD-CE": (APGD(eps, steps=10, n_restarts=1, objective="ce"),
+                    lambda m: torchattacks.APGD(m, norm="Linf", eps=eps, steps=10, n_restarts=1,
+                                                loss="ce", seed=0)),
+    }
+    for name, (ours, make_peer) in cases.items():
+        runs = {f"ours {s}": (lambda m=m: ours(m, x, y, ids=ids)) for s, m in fast.items()}
+        runs["ours plain"] = lambda: ours(model, x, y, ids=ids)
+        peer, peer_cl = make_peer(model), make_peer(layout)
+        runs["torchattacks"] = lambda: peer(x, y)
+        runs["torchattacks on a channels_last copy"] = lambda: peer_cl(x, y)
+        for fn in runs.values():
+            fn()  # warm-up (and compilation)
+        secs = {k: [] for k in runs}
+        names = list(runs)
+        for r in range(a.repeats):
+            k = r % len(names)
+            for n in names[k:] + names[:k]:
+                secs[n].append(timed(runs[n]))
+        ips = {k: a.batch / statistics.median(v) for k, v in secs.items()}
+        print(f"\n{name}")
+        for k, v in ips.items():
+            print(f"  {k}: {v:.1f} images/s (median of {a.repeats})")
+        for k in [f"ours {s}" for s in fast] + ["ours plain"]:
+            print(f"  {k} / torchattacks: {ips[k] / ips['torchattacks']:.2f}x (aim >= 1.5)")
+        print(f"  ours {default} / torchattacks on the same layout: "
+              f"{ips[f'ours {default}'] / ips['torchattacks on a channels_last copy']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -31,11 +31,11 @@ __all__ = ["batch_times", "time_ratios"]
 
 
 def _timer(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-           data_root=None):
+           data_root=None, speed=None):
     """A function timing one pass of `cfg`'s training step over (x, y) (one generator seed per
     call), after building the model, optimiser and loss of `cfg`."""
     model = build_model(cfg, mean=x.mean(0).cpu(), data_root=data_root).to(device)
-    model, features_fn = fast_path(cfg, model, device)
+    model, features_fn = fast_path(cfg, model, device, speed)
     opt = make_optimizer(cfg, model)
     loss_fn = make_loss(cfg.loss, model.head, cfg.center_lambda, cfg.lgm_alpha, cfg.lgm_lambda)
 
@@ -52,7 +52,8 @@ def _timer(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, device: torch.dev
 
 def batch_times(configs: Mapping[str, TrainConfig], batches: int = 10, repeats: int = 5,
                 data_root=None, device: str | torch.device | None = None,
-                warmup: int = 1, threads: int | None = None) -> pd.DataFrame:
+                warmup: int = 1, threads: int | None = None,
+                speeds: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Seconds per training batch of each named config, measured in this process.
 
     Each config trains `batches` batches of its own batch size (the first examples of its
@@ -61,7 +62,8 @@ def batch_times(configs: Mapping[str, TrainConfig], batches: int = 10, repeats: 
     round. A training split too small for `batches` batches gives as many full batches as it
     holds (the `batches` column says how many). `threads` sets torch's CPU thread count for the
     measurement only (one thread is the least disturbed by other work on a shared machine);
-    None leaves it as it is.
+    None leaves it as it is. `speeds` names rethinkmmc.speed's tricks per config (default: the
+    device's, as training uses).
 
     Returns one row per (run, repeat): run, repeat, position (in that round's order), batches,
     batch_size, seconds (the pass), seconds_per_batch, images_per_second, adv_train, device,
@@ -85,12 +87,12 @@ def batch_times(configs: Mapping[str, TrainConfig], batches: int = 10, repeats: 
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _measure(configs, batches, repeats, data_root, device, warmup)
+        return _measure(configs, batches, repeats, data_root, device, warmup, speeds or {})
     finally:
         torch.set_num_threads(before)
 
 
-def _measure(configs, batches, repeats, data_root, device, warmup) -> pd.DataFrame:
+def _measure(configs, batches, repeats, data_root, device, warmup, speeds) -> pd.DataFrame:
     names = list(configs)
     timers, sizes = {}, {}
     for name in names:
@@ -101,7 +103,8 @@ def _measure(configs, batches, repeats, data_root, device, warmup) -> pd.DataFra
             raise ValueError(f"configs: {name}: the {cfg.dataset} training split ({len(y)}) holds "
                              f"no full batch of {cfg.batch_size}")
         n = nb * cfg.batch_size
-        timers[name] = _timer(cfg, x[:n].to(device), y[:n].to(device), device, data_root)
+        timers[name] = _timer(cfg, x[:n].to(device), y[:n].to(device), device, data_root,
+                              speeds.get(name))
         sizes[name] = (nb, cfg.batch_size)
     for w in range(warmup):  # allocator, caches, compilation on CUDA
         for name in names:

@@ -31,6 +31,7 @@ from .attacks.base import Attack
 from .stats import wilson
 from .data import stratified_subset
 from .runs import Run, atomic_write_json
+from .speed import Speed, attacker_and_judge
 from .torchutil import default_device, eval_mode, predict
 
 __all__ = ["evaluate", "points", "worst_case", "eps_label", "wilson", "wilson_rate",
@@ -130,10 +131,11 @@ def _key(attack: Attack, model_id: str, points: dict,
 
 def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Tensor,
                  clean_ok: torch.Tensor, batch_size: int = 500, path: Path | None = None,
-                 ident: dict | None = None, progress=None) -> dict:
+                 ident: dict | None = None, progress=None, judge: nn.Module | None = None) -> dict:
     """Run `attack` on the clean-correct points of (x, y), batch by batch, resuming from and
-    saving to `path` after every batch. Returns a record with per-example flags (1 = still
-    correct on the true label), target hits for targeted attacks, L2/L1 sizes, seconds."""
+    saving to `path` after every batch; `judge` (default `model`) classifies the adversarials.
+    Returns a record with per-example flags (1 = still correct on the true label), target hits
+    for targeted attacks, L2/L1 sizes, seconds."""
     rec = None
     n = len(y)
     if path is not None and path.exists():
@@ -154,7 +156,7 @@ def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
             ids = start + idx  # each point's place in the evaluation keys its random stream
             target = attack.targets(model, xa_in, ya, ids) if attack.targeted else None
             xa = attack(model, xa_in, ya, target, ids)
-            pred = predict(model, xa, batch_size)
+            pred = predict(model if judge is None else judge, xa, batch_size)
             robust[idx] = pred == ya
             if target is not None:
                 hit[idx] = pred == target
@@ -266,7 +268,8 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
              seed: int = 0, how: str = "stratified", batch_size: int = 500,
              device: str | torch.device | None = None, store: bool = True,
              store_dir: str | Path | None = None, progress: bool | None = None,
-             worst: bool = True, cascade: bool = False) -> pd.DataFrame:
+             worst: bool = True, cascade: bool = False,
+             speed: Speed | str | None = None) -> pd.DataFrame:
     """One row per attack: clean and robust accuracy (true label), 95% interval, eps (and its
     denominator), norm, objective, targeted (with target success), steps, n, seconds; median
     and mean distance of successful L2/L1 adversarials. With `worst`, one more row per (norm,
@@ -276,17 +279,18 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
     robust). With `cascade`, as AutoAttack (Croce & Hein, ICML 2020), each attack runs only on
     the points every earlier one left robust, and its row's robust accuracy is that after it
     (the last row is the worst case); a ``stage`` column numbers them. Results of a Run (or
-    with `store_dir`) are read from the store when present.
+    with `store_dir`) are read from the store when present. `speed`: how the attacked copy of
+    the model runs (rethinkmmc.speed; it does not enter the stored records' identity).
     """
     from tqdm.auto import tqdm
 
     attacks = [attacks] if isinstance(attacks, Attack) else list(attacks)
     run, model, model_id, x, y = _model_and_data(run_or_model, data, n, seed, how)
     device = default_device(device)
-    model = model.to(device)
+    model, judge = attacker_and_judge(model.to(device), speed)
     x, y = x.to(device), y.to(device)
     points = {"n": len(y), "seed": seed, "how": how, "checksum": points_checksum(x, y)}
-    clean_ok = predict(model, x, batch_size) == y
+    clean_ok = predict(judge, x, batch_size) == y
     rows, flags, earlier = [], [], []
     active = clean_ok
     with eval_mode(model):
@@ -295,7 +299,7 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
             path = _store_path(run, Path(store_dir) if store_dir else None, key) if store else None
             bar = (lambda it: tqdm(it, desc=f"{model_id} {attack.name}", leave=False,
                                    disable=None if progress is None else not progress))
-            rec = attack_flags(model, attack, x, y, active, batch_size, path, ident, bar)
+            rec = attack_flags(model, attack, x, y, active, batch_size, path, ident, bar, judge)
             rows.append(_row(attack, rec, clean_ok, model_id))
             flags.append(torch.tensor(rec["robust"], dtype=torch.bool))
             if cascade:
@@ -336,14 +340,15 @@ def _worst_rows(df, flags, clean_ok, model_id):
 def worst_case(run_or_model: Run | nn.Module, attacks: Sequence[Attack],
                data: tuple[torch.Tensor, torch.Tensor] | None = None, n: int | None = None,
                seed: int = 0, how: str = "stratified", batch_size: int = 500,
-               device: str | torch.device | None = None, progress: bool | None = None) -> pd.DataFrame:
+               device: str | torch.device | None = None, progress: bool | None = None,
+               speed: Speed | str | None = None) -> pd.DataFrame:
     """AutoAttack's scheme: each attack in turn, only on the points still robust; returns one
     row per stage with the robust accuracy after it (the last row is the worst case)."""
     run, model, model_id, x, y = _model_and_data(run_or_model, data, n, seed, how)
     device = default_device(device)
-    model = model.to(device)
+    model, judge = attacker_and_judge(model.to(device), speed)
     x, y = x.to(device), y.to(device)
-    robust = predict(model, x, batch_size) == y
+    robust = predict(judge, x, batch_size) == y
     clean = robust.float().mean().item()
     rows = []
     with eval_mode(model):
@@ -353,7 +358,7 @@ def worst_case(run_or_model: Run | nn.Module, attacks: Sequence[Attack],
             for i in range(0, len(idx), batch_size):
                 b = idx[i:i + batch_size]
                 xa = attack(model, x[b], y[b], ids=b)
-                robust[b] = predict(model, xa, batch_size) == y[b]
+                robust[b] = predict(judge, xa, batch_size) == y[b]
             k = int(robust.sum())
             lo, hi = wilson(k, len(y))
             rows.append({"model": model_id, "stage": attack.name, "attack": repr(attack),

@@ -91,8 +91,8 @@ class Classifier(nn.Module):
        negative squared distances to the fixed Max-Mahalanobis centers.
 
     Mixed precision: set ``model.amp_dtype = torch.bfloat16`` to run the
-    *trunk only* under ``torch.autocast("cuda", ...)`` when the input is on
-    CUDA (it is ignored on CPU). The head always runs in float32 with autocast
+    *trunk only* under ``torch.autocast`` on the input's device (CUDA, or a
+    CPU: fast with AVX512-BF16/AMX, see rethinkmmc.speed). The head always runs in float32 with autocast
     disabled, even inside an outer autocast region: MMC logits are squared
     distances of order 1e2..1e4, and bf16's 8-bit mantissa would round
     nearby distances together and lose their argmin.
@@ -131,7 +131,7 @@ class Classifier(nn.Module):
                     f"mean: expected shape (C, H, W), got {tuple(mean_buf.shape)}"
                 )
         self.register_buffer("mean", mean_buf)
-        # Autocast dtype for the trunk on CUDA (e.g. torch.bfloat16); None = off.
+        # Autocast dtype for the trunk (e.g. torch.bfloat16); None = off (rethinkmmc.speed).
         self.amp_dtype: torch.dtype | None = None
 
     # -- properties ---------------------------------------------------------
@@ -171,8 +171,8 @@ class Classifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features z = trunk(prepared x), shape (B, feat_dim), float32."""
         x = self.prepare(x)
-        if self.amp_dtype is not None and x.is_cuda:
-            with torch.autocast("cuda", dtype=self.amp_dtype):
+        if self.amp_dtype is not None:
+            with torch.autocast(x.device.type, dtype=self.amp_dtype):
                 z = self.trunk(x)
         else:
             z = self.trunk(x)

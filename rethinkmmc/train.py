@@ -29,6 +29,7 @@ from .config import TRAIN_VERSION, TrainConfig
 from .losses import make_loss
 from .build import build_model, make_centers, subset, test_split
 from .models import Classifier, conv_kernels
+from .speed import Speed, apply, training_speed
 from .runs import (DamagedRunError, Run, atomic_torch_save, atomic_write_json, file_sha256,
                    run_dir, run_lock, set_aside)
 from .torchutil import accuracy, default_device, eval_mode, hardware
@@ -105,20 +106,26 @@ def _epoch_generator(cfg: TrainConfig, epoch: int, device: torch.device) -> torc
     return torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + epoch)
 
 
-def fast_path(cfg: TrainConfig, model: Classifier, device: torch.device):
-    """(model, features_fn) for training on `device`.
-
-    On CUDA with cfg.fast: channels_last convolutions, cuDNN autotuning, a compiled trunk and
-    bf16 autocast of the trunk only (the MMC head, losses and attacks stay fp32: distances of
-    1e2..1e4 lose their argmin in bf16; see models.Classifier). Elsewhere, or with
-    cfg.fast=False, the model as it is.
+def fast_path(cfg: TrainConfig, model: Classifier, device: torch.device,
+              speed: "Speed | str | None" = None):
+    """(model, features_fn) for training on `device`, with rethinkmmc.speed's tricks: by
+    default (cfg.fast) on CUDA channels_last, cuDNN autotuning, a compiled trunk and bf16
+    autocast of the trunk only (the MMC head, losses and attacks stay fp32: distances of
+    1e2..1e4 lose their argmin in bf16; see models.Classifier); on a CPU channels_last only.
+    `speed` (or RETHINKMMC_SPEED) asks for others; cfg.fast=False gives the model as it is.
     """
-    if not (cfg.fast and device.type == "cuda"):
-        return model, model.features
-    torch.backends.cudnn.benchmark = True
-    model = model.to(memory_format=torch.channels_last)
-    model.amp_dtype = torch.bfloat16
-    return model, torch.compile(model.features)
+    chosen = training_speed(device, cfg.fast, speed)
+    if device.type == "cuda" and chosen != Speed():
+        torch.backends.cudnn.benchmark = True
+    model, features = apply(model, chosen)
+    model.speed = str(chosen)
+    return model, features
+
+
+def _is_channels_last(model: nn.Module) -> bool:
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return conv is not None and conv.weight.is_contiguous(memory_format=torch.channels_last) \
+        and not conv.weight.is_contiguous()
 
 
 def train_epoch(cfg: TrainConfig, model: Classifier, features_fn, loss_fn, opt,
@@ -131,7 +138,7 @@ def train_epoch(cfg: TrainConfig, model: Classifier, features_fn, loss_fn, opt,
     """
     shift = 0.1 if cfg.augment in ("shift", "shift_flip") else 0.0
     flip = cfg.augment == "shift_flip"
-    channels_last = model.amp_dtype is not None
+    channels_last = _is_channels_last(model)
     num_classes = D.DATASETS[cfg.dataset].num_classes
     model.train()
     loss_sum = torch.zeros((), device=x.device)
@@ -161,7 +168,7 @@ def train_epoch(cfg: TrainConfig, model: Classifier, features_fn, loss_fn, opt,
 def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str | Path | None = None,
           device: str | torch.device | None = None, progress: bool | None = None,
           on_epoch_end: Callable[[int, dict], None] | None = None,
-          threads: int | None = None) -> Run:
+          threads: int | None = None, speed: "Speed | str | None" = None) -> Run:
     """Train `cfg` (or return its stored run) and return the Run.
 
     The run is stored under runs_dir/<profile>/<key>/. An interrupted run resumes from its last
@@ -170,7 +177,8 @@ def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str |
     checkpoint is written (an exception there leaves a resumable run behind). `threads`: torch's
     CPU thread count while training (a runtime choice like the device; None keeps the current
     one; profiles.THREADS holds the counts a profile fixes so that its runs repeat exactly),
-    restored afterwards.
+    restored afterwards. `speed`: rethinkmmc.speed's tricks (None: RETHINKMMC_SPEED, else the
+    device's default), recorded in metrics["speed"].
     """
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
@@ -190,7 +198,7 @@ def train(cfg: TrainConfig, runs_dir: str | Path | None = None, data_root: str |
                 aside = set_aside(out)
                 warnings.warn(f"{e}; its files moved to {aside}, retraining", stacklevel=2)
         try:
-            _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads)
+            _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads, speed)
         finally:
             torch.set_num_threads(before)  # the thread count given is for training only
     return Run(out)
@@ -227,7 +235,7 @@ def _checkpoint(path: Path, cfg: TrainConfig, device: torch.device) -> dict | No
     return None
 
 
-def _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads):
+def _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads, speed):
     from tqdm.auto import tqdm
 
     device = default_device(device)
@@ -244,7 +252,7 @@ def _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads):
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.lr_gamma)
     loss_fn = make_loss(cfg.loss, model.head, cfg.center_lambda, cfg.lgm_alpha, cfg.lgm_lambda)
 
-    model, features_fn = fast_path(cfg, model, device)
+    model, features_fn = fast_path(cfg, model, device, speed)
 
     history: list[dict] = []
     start_epoch = 0
@@ -295,6 +303,7 @@ def _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads):
         "n_train": len(y_train), "n_test": len(y_test),
         "data_notes": spec.notes,
         "seed": cfg.seed, "device": device.type, "hardware": hardware(device),
+        "speed": model.speed,
         "torch": torch.__version__, "train_version": TRAIN_VERSION,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
