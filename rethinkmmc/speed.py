@@ -62,9 +62,15 @@ def parse_speed(text: str) -> Speed:
 def _resolve(speed: Speed | str | None, auto: Speed) -> Speed:
     if isinstance(speed, Speed):
         return speed
+    where = ""
     if speed is None:
-        speed = os.environ.get(ENV) or "auto"
-    return auto if speed.strip().lower() == "auto" else parse_speed(speed)
+        speed, where = os.environ.get(ENV) or "auto", f" (from {ENV})"
+    if speed.strip().lower() == "auto":
+        return auto
+    try:
+        return parse_speed(speed)
+    except ValueError as e:
+        raise ValueError(f"{e}{where}") from None
 
 
 def training_speed(device: torch.device, fast: bool = True, speed: Speed | str | None = None
