@@ -276,16 +276,23 @@ def test_eval_mode_is_deterministic(arch):
     torch.testing.assert_close(a[:1], c)
 
 
-def test_amp_dtype_is_ignored_on_cpu():
-    trunk, head = _model("small_cnn", 1)
-    model = Classifier(trunk, head).eval()
-    x = torch.rand(2, 1, 8, 8)
+def test_amp_dtype_runs_the_trunk_in_bf16_on_cpu_and_the_head_in_fp32():
+    """rethinkmmc.speed's bf16 trick on a CPU: the trunk computes in bf16 (its features differ
+    from fp32's at bf16's precision), the features and logits come back float32."""
+    torch.manual_seed(0)
+    head = DtypeRecordingHead(8, 10)
+    model = Classifier(SmallCNN(feat_dim=8), head).eval()
+    x = torch.rand(4, 1, 8, 8)
     with torch.no_grad():
-        ref = model(x)
+        ref = model.features(x)
         model.amp_dtype = torch.bfloat16
-        out = model(x)
-    assert out.dtype == torch.float32
-    assert torch.equal(ref, out)
+        z, out = model.features(x), model(x)
+    assert z.dtype == out.dtype == torch.float32 and head.seen_dtype == torch.float32
+    assert not torch.equal(z, ref)  # the trunk did run in bf16
+    torch.testing.assert_close(z, ref, rtol=5e-2, atol=5e-2)
+    model.amp_dtype = None
+    with torch.no_grad():
+        assert torch.equal(model.features(x), ref)
 
 
 def test_head_runs_in_float32_without_autocast():
