@@ -118,12 +118,16 @@ def read_record(path: Path, ident: dict) -> dict | None:
 
 
 def _key(attack: Attack, model_id: str, points: dict,
-         after: Sequence[str] = ()) -> tuple[str, dict]:
+         after: Sequence[str] = (), trunk: str | None = None) -> tuple[str, dict]:
     """A record's name and identity. In a cascade, `after` names the records of the earlier
     stages, whose survivors alone this stage attacks (a first stage has none, so it shares
-    the record of the same attack run on its own)."""
+    the record of the same attack run on its own). `trunk` 'bf16': the attack ran on a bf16
+    trunk, which finds other adversarials than fp32 does, so its records are its own (fp32
+    records, whatever their memory layout, keep the identity they always had)."""
     ident = {"attack": attack.settings(), "points": points, "model": model_id,
              "version": EVAL_VERSION}
+    if trunk:
+        ident["trunk"] = trunk
     if after:
         ident["after"] = list(after)
     return record_name(attack.name, ident), ident
@@ -295,7 +299,8 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
     active = clean_ok
     with eval_mode(model):
         for attack in attacks:
-            key, ident = _key(attack, model_id, points, earlier if cascade else ())
+            key, ident = _key(attack, model_id, points, earlier if cascade else (),
+                              "bf16" if getattr(model, "amp_dtype", None) else None)
             path = _store_path(run, Path(store_dir) if store_dir else None, key) if store else None
             bar = (lambda it: tqdm(it, desc=f"{model_id} {attack.name}", leave=False,
                                    disable=None if progress is None else not progress))

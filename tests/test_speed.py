@@ -157,3 +157,16 @@ def test_a_bf16_attack_is_judged_by_the_fp32_model(digits_runs, monkeypatch):
     assert seen and set(seen) == {None}  # every prediction by an fp32 model
     assert half["clean_accuracy"].item() == plain["clean_accuracy"].item()
     assert abs(half["robust_accuracy"].item() - plain["robust_accuracy"].item()) <= 0.05
+
+
+def test_bf16_attack_records_are_kept_apart_from_fp32_ones(digits_runs, tmp_path):
+    run = digits_runs["sce"]
+    attack = PGD(0.1, steps=3, objective="ce")
+    from rethinkmmc.evaluate import evaluate
+    evaluate(run, [attack], n=60, progress=False, store_dir=tmp_path / "fp32", speed="plain")
+    evaluate(run, [attack], n=60, progress=False, store_dir=tmp_path / "fp32",
+             speed="channels_last")  # the layout alone reads the same record
+    evaluate(run, [attack], n=60, progress=False, store_dir=tmp_path / "fp32",
+             speed="channels_last+bf16")
+    names = sorted(p.name for p in (tmp_path / "fp32").glob("*.json"))
+    assert len(names) == 2, names
