@@ -80,6 +80,11 @@ def parse_device(text: str) -> str:
     return text
 
 
+def _name_too_long(names) -> bool:
+    """Whether a file or folder name is over the file systems' usual 255-byte limit."""
+    return any(len(os.fsencode(n)) > 255 for n in names)
+
+
 def _folder(option: str, text: str | None, create: bool = True) -> str | None:
     """A folder option, made absolute against the caller's folder; refused with the option's
     name when it cannot be a folder here (a file on its path, a name over the file system's
@@ -87,9 +92,8 @@ def _folder(option: str, text: str | None, create: bool = True) -> str | None:
     if text is None:
         return None
     path = Path(text).expanduser().absolute()
-    for part in path.parts:
-        if len(os.fsencode(part)) > 255:
-            raise UsageError(f"{option}: a name in the path is longer than 255 bytes")
+    if _name_too_long(path.parts):
+        raise UsageError(f"{option}: a name in the path is longer than 255 bytes")
     probe = path
     while not probe.exists():
         probe = probe.parent
@@ -348,7 +352,7 @@ def _check_paths(args) -> None:
         if getattr(args, attr, None) is not None:
             setattr(args, attr, _folder(flag, getattr(args, attr), create))
     if getattr(args, "run", None) is not None:
-        if any(len(os.fsencode(p)) > 255 for p in args.run.split("/")):
+        if _name_too_long(args.run.split("/")):
             raise UsageError("--run: a run key or folder name is at most 255 bytes")
     for i, (name, value) in enumerate(getattr(args, "param", None) or []):
         text = _param_value(value)

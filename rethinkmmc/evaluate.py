@@ -284,7 +284,7 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
     the points every earlier one left robust, and its row's robust accuracy is that after it
     (the last row is the worst case); a ``stage`` column numbers them. Results of a Run (or
     with `store_dir`) are read from the store when present. `speed`: how the attacked copy of
-    the model runs (rethinkmmc.speed; it does not enter the stored records' identity).
+    the model runs (rethinkmmc.speed; only a bf16 trunk enters the records' identity).
     """
     from tqdm.auto import tqdm
 

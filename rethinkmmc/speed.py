@@ -1,8 +1,9 @@
 """How fast a model runs: memory layout, compilation and the trunk's precision, chosen once.
 
 A `Speed` never changes what a run or an attack *means*, only how its arithmetic is laid out,
-so it is a runtime choice (like the device) and stays out of the run's key and the evaluation
-record's identity; runs and results record it as provenance. Measured on this project's 2-core
+so it is a runtime choice (like the device) and stays out of the run's key; runs record it as
+provenance. Evaluation records keep their identity under any memory layout; an attack on a bf16
+trunk finds other adversarials, so its records carry ``"trunk": "bf16"`` and stay apart. Measured on this project's 2-core
 CPU (benchmarks/attack_speed.py, benchmarks/train_speed.py):
 
 - ``channels_last``: NHWC convolutions. oneDNN's and cuDNN's fast kernels want that layout; on
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -47,7 +48,8 @@ class Speed:
 
 
 def parse_speed(text: str) -> Speed:
-    """'plain', 'auto' is not accepted here (the callers resolve it), or tricks joined by '+'."""
+    """'plain', or tricks joined by '+'. ('auto', the device's default, is resolved by
+    training_speed and attack_speed before they call this.)"""
     text = text.strip().lower()
     if text == "plain":
         return Speed()
@@ -107,43 +109,18 @@ def apply(model: nn.Module, speed: Speed):
     return model, features
 
 
-class _Compiled(nn.Module):
-    """A Classifier whose features run compiled; everything else (head, centers, prepare,
-    model_id) is the wrapped model's."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-        self._features = torch.compile(model.features)
-
-    def features(self, x):
-        return self._features(x)
-
-    def forward(self, x):
-        z = self.features(x)
-        with torch.autocast(device_type=z.device.type, enabled=False):
-            return self.model.head(z)
-
-    def __getattr__(self, name):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self.model, name)
-
-
 def for_attacks(model: nn.Module, speed: Speed | str | None = None) -> nn.Module:
     """`model` ready for attacks under `speed` (attack_speed's default when None): a copy when
-    a trick applies, so that the caller's model keeps its layout, precision and graph."""
+    a trick applies, so that the caller's model keeps its layout, precision and graph. With
+    `compile` the copy's trunk is compiled in place, so the copy stays a Classifier (its own
+    features, head, centers and attributes such as model_id)."""
     speed = attack_speed(speed)
-    layout = speed.channels_last and _has_conv(model)
-    if not (layout or speed.bf16 or speed.compile):
+    if not ((speed.channels_last and _has_conv(model)) or speed.bf16 or speed.compile):
         return model
-    fast = copy.deepcopy(model)
-    if layout:
-        fast = fast.to(memory_format=torch.channels_last)
-    if speed.bf16:
-        fast.amp_dtype = torch.bfloat16
-    return _Compiled(fast) if speed.compile else fast
+    fast, _ = apply(copy.deepcopy(model), replace(speed, compile=False))
+    if speed.compile:
+        fast.trunk = torch.compile(fast.trunk)
+    return fast
 
 
 def attacker_and_judge(model: nn.Module, speed: Speed | str | None = None):

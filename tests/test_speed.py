@@ -133,7 +133,7 @@ def test_compiled_attack_copy_forwards_the_model_and_matches_it():
     a, b = attack(model, x, y, ids=ids), attack(fast, x, y, ids=ids)
     assert (a == b).float().mean() > 0.95
     fast.train()
-    assert fast.model.training and not model.training  # the copy's mode is its own
+    assert fast.training and not model.training  # the copy's mode is its own
 
 
 def test_a_bf16_attack_is_judged_by_the_fp32_model(digits_runs, monkeypatch):

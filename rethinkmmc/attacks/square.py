@@ -105,7 +105,6 @@ class Square(Attack):
                 idx = (margin > 0).nonzero().squeeze(1)  # still robust
                 if idx.numel() == 0:
                     break
-                n = idx.numel()
                 p = square_p(self.p_init, i, self.n_queries)
                 # Side of the square, at most one pixel short of the image (as the paper's code).
                 s = min(max(int(round(math.sqrt(p * h * w))), 1), max(min(h, w) - 1, 1))
