@@ -42,10 +42,13 @@ def unit_mm_centers(num_classes: int, diagonal: str = "squared") -> np.ndarray:
     Exactly the recursion of the original code (kernel_paras/craft_MMcenters.m of
     P2333/Max-Mahalanobis-Training): mu_1 = e_1; for k >= 2 and j < k,
     mu_k[j] = -(1/(L-1) + <mu_k, mu_j>) / mu_j[j], then mu_k[k] = sqrt(|1 - ||mu_k||^2|).
-    The diagonal takes the *squared* norm; a public Python port uses the unsquared norm, which
-    breaks unit norm and the equal angles from the third center on; ``diagonal="unsquared"``
-    reproduces that port (kaiyon07/rp2020_rethinking_softmax, center_gen_python), to show what
-    its centers look like, never to train with.
+    The diagonal takes the *squared* norm. The 2020 reproduction's Python script
+    (kaiyon07/rp2020_rethinking_softmax, center_gen_python/mmc_center_gen.py) takes
+    sqrt(|1 - ||mu_k|| |^2) = |1 - ||mu_k|| |, the unsquared norm without the root, which breaks
+    unit norm from the second center on and the equal angles from the third;
+    ``diagonal="unsquared"`` is that script's formula, to show what it gives, never to train
+    with. The center files the reproduction committed and trained with are exact MM centers
+    (checked in notebook 01's note and README), so the script's flaw does not reach its results.
     """
     if diagonal not in ("squared", "unsquared"):
         raise ValueError(f"diagonal: unknown {diagonal!r} (allowed: squared, unsquared)")
@@ -57,7 +60,8 @@ def unit_mm_centers(num_classes: int, diagonal: str = "squared") -> np.ndarray:
             # mu[k] has only coordinates < j filled here, which is all mu[j] shares with it.
             mu[k, j] = -(1.0 / (L - 1) + mu[k] @ mu[j]) / mu[j, j]
         sq = mu[k] @ mu[k]
-        mu[k, k] = math.sqrt(abs(1.0 - (sq if diagonal == "squared" else math.sqrt(sq))))
+        mu[k, k] = (math.sqrt(abs(1.0 - sq)) if diagonal == "squared"
+                    else abs(1.0 - math.sqrt(sq)))  # the script: sqrt(|1 - ||mu|| |**2)
     return mu
 
 

@@ -45,18 +45,24 @@ def test_mm_centers_follow_the_original_recursion():
 
 
 def test_unsquared_norm_port_would_fail():
-    # The bug of a public port: diagonal from |1 - ||mu||| instead of |1 - ||mu||^2|.
+    # The 2020 reproduction's Python script: diagonal sqrt(|1 - ||mu|| |**2) = |1 - ||mu|| |
+    # instead of sqrt(|1 - ||mu||^2|).
     L = 10
     mu = torch.zeros(L, L, dtype=torch.float64)
     mu[0, 0] = 1
     for k in range(1, L):
         for j in range(k):
             mu[k, j] = -(1 / (L - 1) + mu[k] @ mu[j]) / mu[j, j]
-        mu[k, k] = math.sqrt(abs(1 - mu[k].norm()))
+        mu[k, k] = math.sqrt(abs(1 - mu[k].norm()) ** 2)
     with pytest.raises(AssertionError):
         _check_simplex(mu * 10, 10.0)
-    # the option that reproduces that port (for notebook 01) gives exactly these centers
+    # the option that reproduces that script (for notebook 01) gives exactly these centers
     assert torch.allclose(torch.as_tensor(unit_mm_centers(L, "unsquared")), mu, atol=1e-12)
+    # known answer for L = 3, by hand: mu_2 = (-1/2, |1 - 1/2|), mu_3 = (-1/2, -3/2,
+    # |1 - sqrt(10)/2|)
+    three = unit_mm_centers(3, "unsquared")
+    assert three[1] == pytest.approx([-0.5, 0.5, 0.0], abs=1e-15)
+    assert three[2] == pytest.approx([-0.5, -1.5, math.sqrt(10) / 2 - 1], abs=1e-15)
     with pytest.raises(ValueError, match="diagonal: unknown 'cubed'"):
         unit_mm_centers(L, "cubed")
 

@@ -7,13 +7,18 @@
 # separated configuration there is. This notebook checks that `mm_centers` produces exactly
 # that, redraws the reproduction's Figure 1 (L = 2, 3, 4), and compares the alternatives:
 # random centers (the paper's "MMC-10 (rand)"), hierarchical centers (HMMC, the reproduction),
-# and the reproduction's Python generator, which takes the unsquared norm on the diagonal.
+# and the reproduction's Python generator script (center_gen_python/mmc_center_gen.py of
+# kaiyon07/rp2020_rethinking_softmax), whose diagonal is sqrt(|1 - ||mu|| |^2) = |1 - ||mu|| |
+# instead of sqrt(|1 - ||mu||^2|). The script's flaw does not reach the reproduction's results:
+# the center files it committed and trained with (its generated_centers/*.mat, C_MM = 1, 10
+# and 100 for 10 classes) equal `mm_centers` exactly (largest difference 0.0; checked with
+# scipy.io.loadmat, outside this notebook, which cannot download them).
 #
 # **Verdict rule.** Measure: the largest deviation of a center's norm from C_MM and of a pairwise
 # inner product from -C_MM^2/(L-1), relative to C_MM^2, over (L, d, C_MM) in the table below,
 # in float64. *Holds* when both are below 1e-9 (exact up to rounding); *does not hold* above
-# 1e-6. The same rule applied to the reproduction's generator shows whether its centers are MM
-# centers. Random centers are compared by their smallest pairwise angle: MM centers must have
+# 1e-6. The same rule applied to the reproduction's generator script shows whether the script's
+# output is MM centers. Random centers are compared by their smallest pairwise angle: MM centers must have
 # the largest possible one, arccos(-1/(L-1)). No randomness beyond the stated seeds.
 
 # %% tags=["parameters"]

@@ -1,5 +1,5 @@
 """The C_MM sweep (notebook 10): C_MM = 10 is the best value and C_MM = 100 fails to train
-(the 2020 reproduction's Table 4 on CIFAR-10, with its generator's centers)."""
+(the 2020 reproduction's Table 4 on CIFAR-10, with its committed centers, which are exact)."""
 from __future__ import annotations
 
 import math
@@ -93,7 +93,7 @@ def verdicts(sweep: pd.DataFrame, majority: float, dataset: str) -> list[V.Verdi
     return [V.Verdict("C_MM = 10 is the best value",
                       f"MMC test accuracy on {dataset} by C_MM, n={n_test}, "
                       "95% Wilson intervals",
-                      "reproduction Table 4 (CIFAR-10, its generator's centers): 1: 92.16%, "
+                      "reproduction Table 4 (CIFAR-10, exact MM centers): 1: 92.16%, "
                       "10: 92.57%, 50: 68.92%, 100: 10%",
                       ", ".join(f"{name[c]} {a:.4f}" for c, a in acc.items()),
                       *best),
