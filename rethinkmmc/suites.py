@@ -235,14 +235,15 @@ def strong_suite(eps: float, run_or_model, steps: int = 100, square_queries: int
 
 def claim1_eval(run, eps_list: Sequence[float], n: int | None = None, seed: int = 0,
                 device=None, progress: bool | None = None, batch_size: int = 500,
-                **suite) -> pd.DataFrame:
+                store: bool = True, **suite) -> pd.DataFrame:
     """Claim 1's evaluation of one run at each eps of `eps_list`, stored beside the run:
     :func:`strong_suite` as a cascade (rows in stage order, the robust accuracy after each;
-    the ``worst-case`` row is the last stage's), one DataFrame. `suite` passes on to
-    :func:`strong_suite` (steps, square_queries, targets)."""
+    the ``worst-case`` row is the last stage's), one DataFrame. `store` False neither reads
+    nor writes the store (a timing). `suite` passes on to :func:`strong_suite` (steps,
+    square_queries, targets)."""
     frames = []
     for eps in eps_list:
         frames.append(evaluate(run, strong_suite(eps, run, seed=seed, **suite), n=n, seed=seed,
                                device=device, progress=progress, batch_size=batch_size,
-                               cascade=True))
+                               cascade=True, store=store))
     return pd.concat(frames, ignore_index=True)
