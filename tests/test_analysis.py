@@ -389,3 +389,27 @@ def test_auroc_ci_errors():
         auroc_ci([1.0, 2.0], [np.nan])
     with pytest.raises(ValueError, match="in_scores: needs at least one score"):
         auroc_ci([], [0.0])
+
+
+def test_feature_compactness_and_spacing_known_answers():
+    from rethinkmmc.centers import mm_centers
+    from rethinkmmc.claims.features import V, _above_zero, compactness, spacing_cv
+
+    mu = mm_centers(4, 8, 10.0, dtype=torch.float64)
+    y = torch.arange(4).repeat_interleave(5)
+    on = mu[y]  # every feature on its class mean: compact 0, equally spaced means
+    assert compactness(on, y, 4) == 0.0
+    assert spacing_cv(on, y, 4) == pytest.approx(0.0, abs=1e-12)
+    noise = torch.randn(20, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    noise -= torch.stack([noise[y == k].mean(0) for k in range(4)])[y]  # class means stay mu
+    z = on + noise
+    # mean distance to the class mean over the mean distance between the means (all equal)
+    want = float(noise.norm(dim=1).mean() / (10.0 * (2 * 4 / 3) ** 0.5))
+    assert compactness(z, y, 4) == pytest.approx(want, rel=1e-12)
+    assert compactness(7 * z, y, 4) == pytest.approx(want, rel=1e-12)  # scale-free
+    uneven = on.clone()
+    uneven[y == 0] *= 2
+    assert spacing_cv(uneven, y, 4) > 0.1
+    assert _above_zero(0.2, (0.1, 0.3), "d").verdict == V.HOLDS
+    assert _above_zero(-0.2, (-0.3, -0.1), "d").verdict == V.FAILS
+    assert _above_zero(0.0, (-0.1, 0.1), "d").verdict == V.OPEN
