@@ -42,7 +42,7 @@ n = None
 # %%
 from rethinkmmc import data as D, notebook as nb, plots
 from rethinkmmc.claims import features as F
-from rethinkmmc.claims.common import at_seed, one_seed_view, seed_pivot
+from rethinkmmc.claims.common import one_seed_view, seed_pivot
 
 ctx = nb.start("08_features", globals(), n=None)
 S = ctx.settings
@@ -121,8 +121,8 @@ for k, t in tables[ctx.seed].items():
 # ## Verdict
 
 # %%
-verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: F.verdicts(
-    runs[s], feats[s], runs2d[s], f2d[s], at_seed(summary, s), seed=s)))
+verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: F.verdicts(runs[s], feats[s], f2d[s],
+                                                                   seed=s)))
 verdict
 
 # %% tags=["nbval-ignore-output"]

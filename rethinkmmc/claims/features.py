@@ -13,12 +13,11 @@ import pandas as pd
 import torch
 
 from .. import analysis as A, verdicts as V
-from ..evaluate import wilson
 from ..stats import paired_bootstrap
 from .density import features
 
 __all__ = ["features", "table_2d", "nn_same_class", "projections", "distance_tables",
-           "distance_summary", "own_center_share", "compactness", "spacing_cv", "verdicts"]
+           "distance_summary", "compactness", "spacing_cv", "verdicts"]
 
 
 def table_2d(runs: dict, feats: dict, centers: dict) -> pd.DataFrame:
@@ -98,13 +97,6 @@ def distance_summary(tables: dict[str, pd.DataFrame], names: list[str]) -> pd.Da
     return pd.DataFrame(summary)
 
 
-def own_center_share(run, z, y):
-    """The share of features nearest their own class's center, its Wilson interval, n."""
-    nearest = torch.cdist(z.double(), run.model.centers.double()).argmin(1)
-    k = int((nearest == y).sum())
-    return k / len(y), wilson(k, len(y)), len(y)
-
-
 def compactness(z, y, num_classes: int) -> float:
     """Mean distance of a feature to its class mean over the mean distance between class means:
     0 when every feature sits on its class mean, and free of the features' scale (MMC's norm
@@ -123,15 +115,17 @@ def spacing_cv(z, y, num_classes: int) -> float:
 
 
 def _paired(stat, a, b, num_classes: int, seed: int, reps: int):
-    """stat(a) - stat(b) on the same test points, with a 95% paired bootstrap interval."""
+    """(stat(a), stat(b), their difference, its 95% paired bootstrap interval), the two
+    models' features `a` and `b` (z, y) on the same test points."""
     (za, ya), (zb, yb) = a, b
     if not torch.equal(torch.as_tensor(ya), torch.as_tensor(yb)):
         raise ValueError("features: the two models must be compared on the same test points")
     za, zb = torch.as_tensor(za, dtype=torch.float64), torch.as_tensor(zb, dtype=torch.float64)
     y = torch.as_tensor(ya)
-    return paired_bootstrap(lambda i: stat(za[i], y[i], num_classes)
-                            - stat(zb[i], y[i], num_classes), len(y), strata=y.numpy(),
-                            reps=reps, seed=seed)
+    d, ci = paired_bootstrap(lambda i: stat(za[i], y[i], num_classes)
+                             - stat(zb[i], y[i], num_classes), len(y), strata=y.numpy(),
+                             reps=reps, seed=seed)
+    return stat(za, y, num_classes), stat(zb, y, num_classes), d, ci
 
 
 def _above_zero(d: float, ci: tuple[float, float], what: str) -> V.Decision:
@@ -144,24 +138,22 @@ def _above_zero(d: float, ci: tuple[float, float], what: str) -> V.Decision:
     return V.Decision(V.OPEN, f"{span} includes 0", 0.0)
 
 
-def verdicts(runs: dict, feats: dict, runs2d: dict, f2d: dict, summary: pd.DataFrame,
-             seed: int = 0, reps: int = 1000) -> list[V.Verdict]:
-    """The verdict rows of notebook 08, from one seed's runs and features (test points shared
-    by the models; `seed` seeds the bootstrap). `summary` is kept for the table's reader: the
-    CV of MMC's fixed centers is 0 by construction and decides nothing."""
+def verdicts(runs: dict, feats: dict, f2d: dict, seed: int = 0,
+             reps: int = 1000) -> list[V.Verdict]:
+    """The verdict rows of notebook 08, from one seed's runs and features, standard and 2-D
+    (test points shared by the models; `seed` seeds the bootstrap). The CV of MMC's fixed
+    centers (0 by construction, in the distance summary) decides nothing."""
     rows = []
     L = int(runs["MMC-10"].model.num_classes)
     for sce, mmc, f in (("SCE", "MMC-10", feats), ("SCE 2-D", "MMC-10 2-D", f2d)):
-        d, ci = _paired(compactness, f[sce], f[mmc], L, seed, reps)
-        a, b = compactness(*f[sce], L), compactness(*f[mmc], L)
+        a, b, d, ci = _paired(compactness, f[sce], f[mmc], L, seed, reps)
         rows.append(V.Verdict(f"MMC's features are more compact than SCE's ({mmc} vs {sce})",
                               f"mean distance to the class mean / mean distance between class "
                               f"means, {sce} minus {mmc}, n={len(f[sce][1])} test points",
                               "paper Fig. 2/3; reproduction Fig. 2/3 (pictures)",
                               f"{sce} {a:.3f} vs {mmc} {b:.3f}",
                               *_above_zero(d, ci, f"{sce} - {mmc}")))
-    d, ci = _paired(spacing_cv, feats["SCE"], feats["MMC-10"], L, seed, reps)
-    a, b = spacing_cv(*feats["SCE"], L), spacing_cv(*feats["MMC-10"], L)
+    a, b, d, ci = _paired(spacing_cv, feats["SCE"], feats["MMC-10"], L, seed, reps)
     rows.append(V.Verdict("SCE's class means are less equally spaced than MMC's",
                           "coefficient of variation of the distances between class means (test "
                           f"features), SCE minus MMC-10, n={len(feats['SCE'][1])}",
