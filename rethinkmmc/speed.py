@@ -92,6 +92,26 @@ def attack_speed(speed: Speed | str | None = None) -> Speed:
     return _resolve(speed, Speed(channels_last=True))
 
 
+# ATen's CPU capabilities and the vector width inductor must then generate code for.
+_CAPABILITY_BITS = {"avx2": 256, "avx512": 512}
+
+
+def _compile(fn):
+    """torch.compile, with inductor's CPU vector width pinned to ``ATEN_CPU_CAPABILITY`` when
+    that is set (it is how one CPU computes as an older one would; see the README). Left to
+    itself, torch 2.13's inductor on an AVX512 CPU with ``ATEN_CPU_CAPABILITY=avx2`` emitted
+    16-lane loops over 8-lane AVX2 vectors in the digits trunk's fused BN-ReLU-mean kernel: half
+    of each store was never written and the features came out NaN. With ``cpp.simdlen`` set
+    explicitly its loops and vectors agree (tests/test_speed.py)."""
+    bits = _CAPABILITY_BITS.get(os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower())
+    if bits:
+        from torch._inductor import config as inductor
+
+        if inductor.cpp.simdlen is None:  # a width the user chose stays theirs
+            inductor.cpp.simdlen = bits
+    return torch.compile(fn)
+
+
 def _has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
@@ -105,7 +125,7 @@ def apply(model: nn.Module, speed: Speed):
         model.amp_dtype = torch.bfloat16
     features = getattr(model, "features", model)
     if speed.compile:
-        features = torch.compile(features)
+        features = _compile(features)
     return model, features
 
 
@@ -119,7 +139,7 @@ def for_attacks(model: nn.Module, speed: Speed | str | None = None) -> nn.Module
         return model
     fast, _ = apply(copy.deepcopy(model), replace(speed, compile=False))
     if speed.compile:
-        fast.trunk = torch.compile(fast.trunk)
+        fast.trunk = _compile(fast.trunk)
     return fast
 
 

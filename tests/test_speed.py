@@ -136,6 +136,24 @@ def test_compiled_attack_copy_forwards_the_model_and_matches_it():
     assert fast.training and not model.training  # the copy's mode is its own
 
 
+def test_compiled_trunk_under_an_older_cpus_vector_width(monkeypatch):
+    """ATEN_CPU_CAPABILITY=avx2 (how this CPU computes as an older one) must not break the
+    compiled path: torch 2.13's inductor, left to choose, wrote half-stored 16-lane loops over
+    AVX2 vectors and the digits trunk returned NaN (speed._compile pins the width)."""
+    import torch._inductor.config as inductor
+
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setattr(inductor.cpp, "simdlen", None)
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = build_model(train_config("smoke", "digits", "mmc")).eval()
+    fast = S.for_attacks(model, "compile")
+    x = torch.rand(16, 1, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(fast.features(x), model.features(x), rtol=1e-4, atol=1e-4)
+    assert inductor.cpp.simdlen == 256
+
+
 def test_a_bf16_attack_is_judged_by_the_fp32_model(digits_runs, monkeypatch):
     """Speed may change how adversarials are found, never whether they count: with a bf16
     trunk the clean points and every verdict on an adversarial come from the fp32 model."""
