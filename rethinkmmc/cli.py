@@ -161,6 +161,34 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="train every run of the profile first (resumable), then render")
     r.add_argument("--no-progress", action="store_true")
 
+    g = sub.add_parser("grid", help="train a profile's runs, then render its notebooks, as "
+                                    "jobs (Slurm or this machine) through submitit")
+    g.add_argument("--profile", default="smoke", choices=profile_names())
+    g.add_argument("--only", nargs="+", help="notebooks whose name contains one of these")
+    g.add_argument("--backend", default="local", choices=("local", "slurm"))
+    g.add_argument("--slurm-partition", help="the partition jobs go to (default: the cluster's)")
+    g.add_argument("--gpus-per-job", type=_nonnegative_int, default=0)
+    g.add_argument("--cpus-per-job", type=_positive_int, default=None,
+                   help="CPUs (and torch threads) per job (default: the profile's fixed "
+                        "count, smoke 2, else 2)")
+    g.add_argument("--timeout-min", type=_positive_int, default=60,
+                   help="wall time per job; a job that reaches it is requeued and resumes")
+    g.add_argument("--array-parallelism", type=_positive_int, default=None,
+                   help="jobs at once (default: Slurm 256; local: cores / cpus per job)")
+    g.add_argument("--mem-gb", type=parse_number, default=None)
+    g.add_argument("--retries", type=_nonnegative_int, default=2,
+                   help="resubmissions of a job killed without a result (scancel, node failure)")
+    g.add_argument("--train-only", action="store_true", help="submit no notebook jobs")
+    g.add_argument("--out", help="report folder (default: reports/<profile>)")
+    g.add_argument("--figures", help="figure folder (default: figures/<profile>)")
+    g.add_argument("--no-figures", action="store_true")
+    g.add_argument("--no-html", action="store_true")
+    g.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"), help="a notebook parameter, as for report")
+    g.add_argument("--data-root")
+    g.add_argument("--runs-dir")
+    g.add_argument("--no-progress", action="store_true")
+
     d = sub.add_parser("data", help="datasets under the data root")
     d.add_argument("action", choices=("check",))
     d.add_argument("--data-root")
@@ -338,6 +366,30 @@ def _report(args) -> int:
     return 0
 
 
+def _grid(args) -> int:
+    from .grid import GridOptions, run_grid
+    from .profiles import THREADS
+
+    params = {name: _param_value(value) for name, value in args.param}
+    if "profile" in params or "figures_dir" in params:
+        raise UsageError("-p profile / figures_dir: use --profile / --figures")
+    opts = GridOptions(backend=args.backend, partition=args.slurm_partition,
+                       gpus_per_job=args.gpus_per_job,
+                       cpus_per_job=args.cpus_per_job or THREADS.get(args.profile, 2),
+                       timeout_min=args.timeout_min, array_parallelism=args.array_parallelism,
+                       mem_gb=args.mem_gb, retries=args.retries)
+    figures = False if args.no_figures else args.figures
+    summary = run_grid(args.profile, only=args.only, options=opts, runs_dir=args.runs_dir,
+                       data_root=args.data_root, out=args.out, figures=figures,
+                       parameters=params, render=not args.train_only, html=not args.no_html,
+                       progress=not args.no_progress)
+    print(json.dumps(summary))
+    for f in summary["failed"]:
+        print(f"rethinkmmc: error: job {f['id']} ({f['job']}) failed: {f['why']} "
+              f"(log: {f['log']})", file=sys.stderr)
+    return 1 if summary["failed"] else 0
+
+
 # Folder options: (flag, attribute, whether the command may create or write into it).
 _FOLDERS = (("--runs-dir", "runs_dir", True), ("--data-root", "data_root", False),
             ("--out", "out", True), ("--figures", "figures", True))
@@ -371,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "grid":
+            return _grid(args)
         return _data(args)
     except UsageError as e:
         print(f"rethinkmmc: error: {e}", file=sys.stderr)
