@@ -189,6 +189,14 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--runs-dir")
     g.add_argument("--no-progress", action="store_true")
 
+    w = sub.add_parser("site", help="a static website from a rendered report (offline, "
+                                    "executes nothing)")
+    w.add_argument("--profile", default="smoke", choices=profile_names())
+    w.add_argument("--reports", help="rendered notebooks (default: reports/<profile>)")
+    w.add_argument("--figures", help="their SVG exports (default: figures/<profile>)")
+    w.add_argument("--verdicts", help="verdict records (default: <reports>/verdicts)")
+    w.add_argument("--out", help="the site (default: site/<profile>)")
+
     d = sub.add_parser("data", help="datasets under the data root")
     d.add_argument("action", choices=("check",))
     d.add_argument("--data-root")
@@ -390,9 +398,23 @@ def _grid(args) -> int:
     return 1 if summary["failed"] else 0
 
 
+def _site(args) -> int:
+    from .site import build_site
+
+    summary = build_site(args.profile, reports=args.reports, figures=args.figures,
+                         out=args.out, verdicts=args.verdicts)
+    print(json.dumps(summary))
+    if summary["broken_links"]:
+        print(f"rethinkmmc: error: {len(summary['broken_links'])} broken link(s), first: "
+              f"{summary['broken_links'][0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
 # Folder options: (flag, attribute, whether the command may create or write into it).
 _FOLDERS = (("--runs-dir", "runs_dir", True), ("--data-root", "data_root", False),
-            ("--out", "out", True), ("--figures", "figures", True))
+            ("--out", "out", True), ("--figures", "figures", True),
+            ("--reports", "reports", False), ("--verdicts", "verdicts", False))
 
 
 def _check_paths(args) -> None:
@@ -425,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "grid":
             return _grid(args)
+        if args.command == "site":
+            return _site(args)
         return _data(args)
     except UsageError as e:
         print(f"rethinkmmc: error: {e}", file=sys.stderr)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from rethinkmmc import fingerprint as F
-from rethinkmmc.report import render
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "smoke_summary.json"
@@ -23,12 +22,9 @@ def test_reference_matches_the_committed_store():
 
 
 @pytest.mark.slow
-def test_cold_smoke_report_within_tolerances_of_the_committed(tmp_path, monkeypatch):
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("RETHINKMMC_RUNS", str(runs))  # the notebooks' kernels inherit it
-    results = render("smoke", out=tmp_path / "reports", figures=False, html=False,
-                     progress=False, log=lambda s: None)
+def test_cold_smoke_report_within_tolerances_of_the_committed(cold_smoke):
+    d, results = cold_smoke
     assert [k for k, v in results.items() if not v.startswith("ok")] == []
     problems = F.compare(json.loads(REFERENCE.read_text()),
-                         F.summary(runs, verdicts_dir=tmp_path / "reports" / "verdicts"))
+                         F.summary(d / "runs", verdicts_dir=d / "reports" / "verdicts"))
     assert problems == [], "\n".join(problems)
