@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ
-DIST = {"sklearn": "scikit-learn", "umap": "umap-learn", "yaml": "pyyaml"}
+DIST = {"sklearn": "scikit-learn", "umap": "umap-learn", "yaml": "pyyaml", "PIL": "pillow"}
 STDLIB = set(sys.stdlib_module_names)
 
 
