@@ -122,6 +122,18 @@ def fast_path(cfg: TrainConfig, model: Classifier, device: torch.device,
     return model, features
 
 
+def _fp32_accuracy(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Test accuracy by the float32 model, whatever trunk precision trains it: the number a run
+    reports is the one its stored model gives back when loaded (the judge of
+    speed.attacker_and_judge); a bf16 trunk only makes the epochs faster."""
+    amp = getattr(model, "amp_dtype", None)
+    model.amp_dtype = None
+    try:
+        return accuracy(model, x, y)
+    finally:
+        model.amp_dtype = amp
+
+
 def _is_channels_last(model: nn.Module) -> bool:
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     return conv is not None and conv.weight.is_contiguous(memory_format=torch.channels_last) \
@@ -276,7 +288,7 @@ def _train_locked(cfg, out, data_root, device, progress, on_epoch_end, threads, 
         sched.step()
         mean_loss = loss_sum / seen
         record = {"epoch": epoch + 1, "loss": mean_loss, "train_accuracy": correct / seen,
-                  "test_accuracy": accuracy(model, x_test, y_test),
+                  "test_accuracy": _fp32_accuracy(model, x_test, y_test),
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
         history.append(record)
         bar.set_postfix(loss=f"{mean_loss:.3g}", test=f"{record['test_accuracy']:.3f}")

@@ -154,6 +154,21 @@ def test_compiled_trunk_under_an_older_cpus_vector_width(monkeypatch):
     assert inductor.cpp.simdlen == 256
 
 
+def test_a_bf16_trained_run_reports_its_fp32_accuracy(tmp_path):
+    """A run trained with the bf16 trunk stores the test accuracy its float32 model gives when
+    loaded (tests/test_committed_runs.py recomputes it so), not the bf16 trunk's."""
+    from rethinkmmc.runs import load_run
+    from rethinkmmc.train import train
+    from rethinkmmc.torchutil import accuracy
+
+    cfg = train_config("smoke", "digits", "mmc", epochs=2, milestones=())
+    run = train(cfg, runs_dir=tmp_path, speed="channels_last+bf16", progress=False)
+    assert run.metrics["speed"] == "channels_last+bf16"
+    loaded = load_run(run.path)
+    x, y = loaded.test_set()
+    assert loaded.metrics["test_accuracy"] == accuracy(loaded.model, x, y)
+
+
 def test_a_bf16_attack_is_judged_by_the_fp32_model(digits_runs, monkeypatch):
     """Speed may change how adversarials are found, never whether they count: with a bf16
     trunk the clean points and every verdict on an adversarial come from the fp32 model."""
