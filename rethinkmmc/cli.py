@@ -334,34 +334,33 @@ def _param_value(text: str):
         return text
 
 
+def _notebook_args(args) -> tuple[dict, str | None | bool]:
+    """(the -p notebook parameters, the figures folder or False) of report and grid."""
+    params = {name: _param_value(value) for name, value in args.param}
+    if "profile" in params or "figures_dir" in params:
+        raise UsageError("-p profile / figures_dir: use --profile / --figures")
+    return params, (False if args.no_figures else args.figures)
+
+
 def _report(args) -> int:
     try:
         import papermill  # noqa: F401, PLC0415
     except ModuleNotFoundError:
         raise UsageError("report: papermill is not installed; install the report extra: "
                          "pip install 'rethinkmmc[report]'") from None
-    from .notebook import check_parameters
-    from .report import check, render
+    from .report import check, plan_runs, render
 
-    params = {name: _param_value(value) for name, value in args.param}
-    if "profile" in params or "figures_dir" in params:
-        raise UsageError("-p profile / figures_dir: use --profile / --figures")
+    params, figures = _notebook_args(args)
     check(args.profile, args.only, params)  # every name and value, before anything runs
     if args.prepare:
-        from .experiments import plan
         from .profiles import THREADS
         from .train import train
 
-        given = {k: v for k, v in params.items() if k in ("seeds", "overrides")}
-        common = check_parameters("report --prepare", {**given, "profile": args.profile}, {})
-        overrides = common["overrides"]
-        for seed in common["seeds"]:
-            for cfg in plan(args.profile, seed=seed, **overrides):
-                run = train(cfg, runs_dir=params.get("runs_dir"), data_root=params.get("data_root"),
-                            progress=not args.no_progress, threads=THREADS.get(args.profile))
-                print(f"prepared {run.key}: test accuracy {run.metrics.get('test_accuracy')}",
-                      file=sys.stderr)
-    figures = False if args.no_figures else args.figures
+        for cfg in plan_runs(args.profile, params, "report --prepare"):
+            run = train(cfg, runs_dir=params.get("runs_dir"), data_root=params.get("data_root"),
+                        progress=not args.no_progress, threads=THREADS.get(args.profile))
+            print(f"prepared {run.key}: test accuracy {run.metrics.get('test_accuracy')}",
+                  file=sys.stderr)
     results = render(args.profile, only=args.only, out=args.out, figures=figures,
                      parameters=params, html=not args.no_html,
                      log=lambda m: print(m, file=sys.stderr), progress=not args.no_progress)
@@ -378,15 +377,12 @@ def _grid(args) -> int:
     from .grid import GridOptions, run_grid
     from .profiles import THREADS
 
-    params = {name: _param_value(value) for name, value in args.param}
-    if "profile" in params or "figures_dir" in params:
-        raise UsageError("-p profile / figures_dir: use --profile / --figures")
+    params, figures = _notebook_args(args)
     opts = GridOptions(backend=args.backend, partition=args.slurm_partition,
                        gpus_per_job=args.gpus_per_job,
                        cpus_per_job=args.cpus_per_job or THREADS.get(args.profile, 2),
                        timeout_min=args.timeout_min, array_parallelism=args.array_parallelism,
                        mem_gb=args.mem_gb, retries=args.retries)
-    figures = False if args.no_figures else args.figures
     summary = run_grid(args.profile, only=args.only, options=opts, runs_dir=args.runs_dir,
                        data_root=args.data_root, out=args.out, figures=figures,
                        parameters=params, render=not args.train_only, html=not args.no_html,

@@ -119,23 +119,19 @@ class TrainJob(_Requeueable):
     def __call__(self, cfg, runs_dir, data_root, threads):
         from .train import train  # noqa: PLC0415
 
-        start = _stored_epoch(run_dir(cfg, runs_dir) / "checkpoint.pt")
-        if start:
-            print(f"{cfg.key()}: resuming from its stored epoch {start}", flush=True)
-        run = train(cfg, runs_dir=runs_dir, data_root=data_root, progress=False, threads=threads)
+        epochs: list[int] = []  # those this job trains; the first one tells where it resumed
+
+        def seen(epoch, record):
+            if not epochs and epoch > 1:
+                print(f"{cfg.key()}: resumed from its stored epoch {epoch - 1}", flush=True)
+            epochs.append(epoch)
+
+        run = train(cfg, runs_dir=runs_dir, data_root=data_root, progress=False, threads=threads,
+                    on_epoch_end=seen)
         m = run.metrics
-        return {"key": run.key, "test_accuracy": m.get("test_accuracy"), "resumed_from": start,
+        return {"key": run.key, "test_accuracy": m.get("test_accuracy"),
+                "resumed_from": epochs[0] - 1 if epochs else 0,
                 "diverged": bool(m.get("diverged", False)), "seconds": m.get("seconds")}
-
-
-def _stored_epoch(path: Path) -> int:
-    """The last finished epoch in a run's checkpoint (0 without one); for the job's log."""
-    import torch  # noqa: PLC0415
-
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
-    except Exception:  # noqa: BLE001  (none, or one train will set aside: it starts at 0)
-        return 0
 
 
 class RenderJob(_Requeueable):
@@ -264,6 +260,11 @@ class _Task:
     digest: str = ""              # a render's inputs (see _render_digest)
     job: Any = field(default=None, repr=False)
 
+    def watch(self, job, attempts: int) -> None:
+        """Follow `job` (just submitted, or found in the records) from now on."""
+        self.job, self.job_id, self.attempts = job, str(job.job_id), attempts
+        self.status, self.log, self.gone_seen = "pending", str(job.paths.stderr), 0
+
 
 def _submit(tasks: list[_Task], folder: Path, opts: GridOptions, profile: str, log) -> int:
     """Submit `tasks` (under the records' lock), unless a recorded job of the same name is still
@@ -282,9 +283,7 @@ def _submit(tasks: list[_Task], folder: Path, opts: GridOptions, profile: str, l
             if old and old.get("backend") == opts.backend and (
                     active.get(old["id"]) in _ACTIVE if opts.backend == "slurm"
                     else _pid_alive(old["id"])) and old["id"] != t.job_id:
-                t.job_id, t.attempts = old["id"], old.get("attempt", 1)
-                t.job = _job(folder, opts.backend, t.job_id)
-                t.status, t.log = "pending", str(t.job.paths.stderr)
+                t.watch(_job(folder, opts.backend, old["id"]), old.get("attempt", 1))
                 log(f"grid: {t.name} is already job {t.job_id}; watching it")
             else:
                 fresh.append(t)
@@ -296,8 +295,7 @@ def _submit(tasks: list[_Task], folder: Path, opts: GridOptions, profile: str, l
             else:
                 jobs = [ex.submit(t.fn, *t.args) for t in fresh]
             for t, j in zip(fresh, jobs):
-                t.job, t.job_id, t.attempts = j, str(j.job_id), t.attempts + 1
-                t.status, t.log, t.gone_seen = "pending", str(j.paths.stderr), 0
+                t.watch(j, t.attempts + 1)
                 rec["jobs"][t.name] = {"id": t.job_id, "backend": opts.backend,
                                        "attempt": t.attempts, "log": t.log,
                                        "submitted": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -310,10 +308,9 @@ def _recorded_id(folder: Path, name: str) -> str | None:
 
 
 def _watch(tasks: list[_Task], folder: Path, opts: GridOptions, profile: str, log,
-           bar) -> dict[str, int]:
+           bar, counts: dict[str, int]) -> None:
     """Until every task is done or failed: read results, resubmit killed jobs, keep at most
-    opts.parallel() local jobs running. Returns counts of submissions and resubmissions."""
-    counts = {"submitted": 0, "resubmitted": 0}
+    opts.parallel() local jobs running; submissions and resubmissions add to `counts`."""
     queue = [t for t in tasks if t.status == "todo"]
     limit = opts.parallel() if opts.backend == "local" else len(tasks)
     while True:
@@ -349,8 +346,7 @@ def _watch(tasks: list[_Task], folder: Path, opts: GridOptions, profile: str, lo
                 continue
             newer = _recorded_id(folder, t.name)
             if newer and newer != t.job_id:  # another grid call already resubmitted it
-                t.job_id, t.job = newer, _job(folder, opts.backend, newer)
-                t.status, t.gone_seen, t.log = "pending", 0, str(t.job.paths.stderr)
+                t.watch(_job(folder, opts.backend, newer), t.attempts)
                 continue
             if t.attempts > opts.retries:
                 t.status = "failed"
@@ -366,7 +362,7 @@ def _watch(tasks: list[_Task], folder: Path, opts: GridOptions, profile: str, lo
             bar.set_postfix_str(_summary(tasks), refresh=False)
             bar.refresh()
         if all(t.status in ("done", "failed") for t in tasks):
-            return counts
+            return
         time.sleep(opts.poll_s)
 
 
@@ -384,7 +380,7 @@ def _summary(tasks: list[_Task]) -> str:
 
 
 # -- the grid ------------------------------------------------------------------------------------
-def _render_digest(profile: str, nb: Path, keys: list[str], params: dict, runs_dir) -> str:
+def _render_digest(profile: str, nb: Path, configs: list, params: dict, runs_dir) -> str:
     """What a rendered notebook depends on: its source, the stored runs (their metrics files),
     the parameters and the profile."""
     h = hashlib.sha256(nb.read_bytes())
@@ -392,9 +388,9 @@ def _render_digest(profile: str, nb: Path, keys: list[str], params: dict, runs_d
     same = {k: (str(Path(v).resolve()) if k in ("runs_dir", "data_root") and v else v)
             for k, v in params.items()}
     h.update(json.dumps([profile, sorted(same.items())], default=str).encode())
-    for key in sorted(keys):
-        m = Path(runs_dir) / profile / key / "metrics.json"
-        h.update(key.encode() + (m.read_bytes() if m.exists() else b"-"))
+    for cfg in sorted(configs, key=lambda c: c.key()):
+        m = run_dir(cfg, runs_dir) / "metrics.json"
+        h.update(cfg.key().encode() + (m.read_bytes() if m.exists() else b"-"))
     return h.hexdigest()
 
 
@@ -412,10 +408,9 @@ def run_grid(profile: str = "smoke", only: Sequence[str] | None = None,
     unless `only` is given). `parameters` are the notebooks' (``seeds``, ``overrides`` also
     shape the plan, as with ``report --prepare``). Raises GridError for bad arguments before
     anything is submitted."""
-    from .experiments import plan  # noqa: PLC0415
-    from .notebook import ParameterError, check_parameters  # noqa: PLC0415
+    from .notebook import ParameterError  # noqa: PLC0415
     from .profiles import THREADS  # noqa: PLC0415
-    from .report import ReportError, absolute_inputs, check  # noqa: PLC0415
+    from .report import ReportError, absolute_inputs, check, plan_runs  # noqa: PLC0415
 
     opts = (options or GridOptions()).check()
     # Jobs that share a node's cores: OpenMP threads that spin while they wait starve each
@@ -430,8 +425,7 @@ def run_grid(profile: str = "smoke", only: Sequence[str] | None = None,
     params = dict(parameters or {})
     try:
         declared = check(profile, only, params) if (render and (only or configs is None)) else {}
-        given = {k: v for k, v in params.items() if k in ("seeds", "overrides")}
-        common = check_parameters("grid", {**given, "profile": profile}, {})
+        planned = plan_runs(profile, params, "grid")
     except (ReportError, ParameterError) as e:
         raise GridError(str(e)) from None
     runs_dir = Path(runs_dir or params.get("runs_dir") or default_runs_dir()).absolute()
@@ -439,10 +433,7 @@ def run_grid(profile: str = "smoke", only: Sequence[str] | None = None,
     data_root = str(Path(data_root).absolute()) if data_root else None
     params = absolute_inputs({**params, "runs_dir": str(runs_dir),
                               **({"data_root": data_root} if data_root else {})})
-    if configs is None:
-        configs = [c for s in common["seeds"] for c in plan(profile, seed=s,
-                                                             **common["overrides"])]
-    configs = list({c.key(): c for c in configs}.values())
+    configs = planned if configs is None else list({c.key(): c for c in configs}.values())
     folder = grid_folder(profile, runs_dir)
     threads = THREADS.get(profile, opts.cpus_per_job)
     t0 = time.perf_counter()
@@ -452,10 +443,10 @@ def run_grid(profile: str = "smoke", only: Sequence[str] | None = None,
 
     train_tasks = [_Task(c.key(), TrainJob(), (c, str(runs_dir), data_root, threads), stored(c))
                    for c in configs]
-    already = [t.name for t in train_tasks if t.done()]
     train_tasks = [t for t in train_tasks if not t.done()]
     summary: dict[str, Any] = {"profile": profile, "backend": opts.backend,
-                               "runs_in_plan": len(configs), "already_stored": len(already)}
+                               "runs_in_plan": len(configs),
+                               "already_stored": len(configs) - len(train_tasks)}
     counts = {"submitted": 0, "resubmitted": 0}
     bar = None
     if progress:
@@ -463,22 +454,20 @@ def run_grid(profile: str = "smoke", only: Sequence[str] | None = None,
         bar = tqdm(total=len(train_tasks), desc=f"grid {profile} training", file=sys.stderr)
     try:
         if train_tasks:
-            c = _watch(train_tasks, folder, opts, profile, log, bar)
-            counts = {k: counts[k] + c[k] for k in counts}
+            _watch(train_tasks, folder, opts, profile, log, bar, counts)
         failed = [t for t in train_tasks if t.status == "failed"]
         render_tasks: list[_Task] = []
         if render and declared and not failed:
             out = Path(out).absolute() if out else None
             fig = figures if figures is False else (str(Path(figures).absolute())
                                                     if figures else None)
-            keys = [c.key() for c in configs]
             rec = _read_records(folder)
             phases = [[p for p in declared if not p.stem.startswith("99")],
                       [p for p in declared if p.stem.startswith("99")]]
             for phase in phases:
                 tasks = []
                 for nb in phase:
-                    digest = _render_digest(profile, nb, keys, params, runs_dir)
+                    digest = _render_digest(profile, nb, configs, params, runs_dir)
                     target = (out or nb.parents[1] / "reports" / profile) / nb.name
                     if rec["rendered"].get(nb.stem) == digest and target.exists():
                         continue
@@ -490,8 +479,7 @@ def run_grid(profile: str = "smoke", only: Sequence[str] | None = None,
                 if bar is not None:
                     bar.reset(total=len(tasks))
                     bar.set_description(f"grid {profile} notebooks")
-                c = _watch(tasks, folder, opts, profile, log, bar)
-                counts = {k: counts[k] + c[k] for k in counts}
+                _watch(tasks, folder, opts, profile, log, bar, counts)
                 with _locked(folder):
                     rec = _read_records(folder)
                     for t in tasks:

@@ -18,7 +18,7 @@ from .profiles import PROFILES
 from .runs import FILE_MODE
 
 __all__ = ["ReportError", "notebooks_dir", "notebook_paths", "notebook_parameters", "render",
-           "to_html"]
+           "to_html", "plan_runs"]
 
 
 class ReportError(ValueError):
@@ -116,6 +116,20 @@ def check(profile: str, only: Sequence[str] | None = None,
             except ParameterError as e:
                 raise ReportError(f"parameter: {e}") from None
     return declared_by
+
+
+def plan_runs(profile: str, parameters: dict[str, Any] | None = None, name: str = "report"
+              ) -> list:
+    """Every TrainConfig the report at `profile` needs under the notebook parameters that shape
+    the plan (``seeds``: each seed's runs; ``overrides``), each key once. The two are checked as
+    the notebooks check them (notebook.ParameterError, naming `name`)."""
+    from .experiments import plan  # noqa: PLC0415
+    from .notebook import check_parameters  # noqa: PLC0415
+
+    given = {k: v for k, v in (parameters or {}).items() if k in ("seeds", "overrides")}
+    common = check_parameters(name, {**given, "profile": profile}, {})
+    cfgs = [c for s in common["seeds"] for c in plan(profile, seed=s, **common["overrides"])]
+    return list({c.key(): c for c in cfgs}.values())
 
 
 def absolute_inputs(params: dict[str, Any]) -> dict[str, Any]:

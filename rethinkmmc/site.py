@@ -210,6 +210,12 @@ def _notebook_page(path: Path, nb, nav: str, ctx: dict) -> str:
     return _page(ctx["title"], nav, "\n".join(parts))
 
 
+def _verdict_rows(records: list[dict]) -> list[tuple[str, dict]]:
+    """(notebook, row) of every stored verdict, the index's own left out."""
+    return [(r["notebook"], row) for r in records if r.get("notebook") != "99_index"
+            for row in r["rows"]]
+
+
 def _landing(profile: str, records: list[dict], pages: dict[str, str], nav: str,
              datasets: list[str], built: str) -> str:
     from . import __version__  # noqa: PLC0415
@@ -217,8 +223,7 @@ def _landing(profile: str, records: list[dict], pages: dict[str, str], nav: str,
     from .claims.whitebox import OUTSIDE  # noqa: PLC0415
     from .data import DATASETS  # noqa: PLC0415
 
-    rows = [(r["notebook"], row) for r in records if r.get("notebook") != "99_index"
-            for row in r["rows"]]
+    rows = _verdict_rows(records)
     timed = sum(len(r["rows"]) for r in records
                 if r.get("notebook") != "99_index" and r.get("volatile", False))
     body = [f"<h1>Does the MMC loss give adversarial robustness? The {html.escape(profile)} "
@@ -319,8 +324,7 @@ def build_site(profile: str, reports: str | Path | None = None,
     tmp.rename(out)  # the previous site stays whole until the new one is
     files = [f for f in out.rglob("*") if f.is_file()]
     return {"profile": profile, "out": str(out), "pages": len(pages) + 1,
-            "verdict_rows": sum(len(r["rows"]) for r in records
-                                if r.get("notebook") != "99_index"),
+            "verdict_rows": len(_verdict_rows(records)),
             "figures": len(figure_files),
             "svg": sum(f.endswith(".svg") for f in figure_files),
             "files": len(files), "bytes": sum(f.stat().st_size for f in files),
