@@ -35,6 +35,17 @@ def test_paper_profile_is_the_original_recipe():
     assert (m.epochs, m.milestones) == (50, (30, 40))
 
 
+def test_quick_profile_takes_the_original_optimizer_on_a_shorter_schedule():
+    """Issue 14: SGD momentum 0.9, lr 0.01, L2 2e-4 on conv kernels, x0.1 decays at the
+    original's fractions of training (MNIST 30/50 and 40/50, CIFAR-10 100/200 and 150/200)."""
+    paper = train_config("paper", "mnist", "mmc")
+    for d, epochs, milestones, batch in (("mnist", 6, (4, 5), 50), ("cifar10", 10, (5, 8), 128)):
+        c = train_config("quick", d, "mmc")
+        assert (c.optimizer, c.lr, c.momentum, c.weight_decay, c.wd_conv_only) == \
+            (paper.optimizer, paper.lr, paper.momentum, paper.weight_decay, paper.wd_conv_only)
+        assert (c.epochs, c.milestones, c.batch_size) == (epochs, milestones, batch)
+
+
 def test_profile_errors():
     with pytest.raises(ValueError, match="profile"):
         train_config("huge", "digits", "mmc")
