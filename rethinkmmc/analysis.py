@@ -279,7 +279,10 @@ def scores(logits: torch.Tensor | np.ndarray, centers_present: bool) -> dict[str
     """Per-sample confidence scores (higher = more in-distribution), float64 arrays.
 
     * ``max_softmax``: the maximum softmax probability (Hendrycks & Gimpel, ICLR 2017), always;
-    * ``max_logit``: the largest logit, always;
+    * ``max_logit``: the largest logit, always (Hendrycks et al., "Scaling out-of-distribution
+      detection for real-world settings", ICML 2022);
+    * ``energy``: log-sum-exp of the logits, minus the free energy at temperature 1 (Liu et al.,
+      "Energy-based out-of-distribution detection", NeurIPS 2020), always;
     * ``min_distance``: only if ``centers_present`` (logits ``-||z - mu_l||^2``, MMC / MM-LDA):
       the max logit, i.e. *minus* the smallest squared distance to a center, so that, like the
       others, higher means more confident. Pang et al. (2020) use this distance to the nearest
@@ -290,7 +293,8 @@ def scores(logits: torch.Tensor | np.ndarray, centers_present: bool) -> dict[str
     if h.shape[1] < 2:
         raise ValueError(f"logits: expected at least 2 classes, got shape {tuple(h.shape)}")
     out = {"max_softmax": torch.softmax(h, 1).max(1).values.numpy(),
-           "max_logit": h.max(1).values.numpy()}
+           "max_logit": h.max(1).values.numpy(),
+           "energy": torch.logsumexp(h, 1).numpy()}
     if centers_present:
         out["min_distance"] = out["max_logit"].copy()
     return out

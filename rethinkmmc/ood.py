@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from . import data as D
 from .evaluate import select_points
 
-__all__ = ["photos", "to_input", "photo", "ood_set"]
+__all__ = ["photos", "to_input", "photo", "ood_set", "ood_sample"]
 
 
 @lru_cache(maxsize=1)
@@ -45,14 +45,16 @@ def photo(name: str, shape: tuple[int, int, int]) -> torch.Tensor:
     return to_input(p[None, :, top:top + s, left:left + s], shape)
 
 
-def _photo_crops(shape: tuple[int, int, int], n: int, seed: int) -> torch.Tensor:
+def _photo_crops(shape: tuple[int, int, int], n: int, seed: int
+                 ) -> tuple[torch.Tensor, np.ndarray]:
     # A crop of side m * H (m a random integer, side 32-320 pixels) on the m-grid, averaged
     # over m x m blocks: one average pooling per photo and m serves every crop of that m.
     rng = np.random.default_rng(seed)
     imgs = photos()
-    keys, pooled, crops = sorted(imgs), {}, []
+    keys, pooled, crops, sources = sorted(imgs), {}, [], []
     for _ in range(n):
-        key = keys[rng.integers(len(keys))]
+        sources.append(int(rng.integers(len(keys))))
+        key = keys[sources[-1]]
         m = int(rng.integers(max(1, -(-32 // shape[1])), 320 // shape[1] + 1))
         if (key, m) not in pooled:
             pooled[key, m] = F.avg_pool2d(imgs[key][None], m)
@@ -60,7 +62,7 @@ def _photo_crops(shape: tuple[int, int, int], n: int, seed: int) -> torch.Tensor
         top = rng.integers(p.shape[2] - shape[1] + 1)
         left = rng.integers(p.shape[3] - shape[2] + 1)
         crops.append(p[:, :, top:top + shape[1], left:left + shape[2]])
-    return to_input(torch.cat(crops), shape)
+    return to_input(torch.cat(crops), shape), np.asarray(sources)
 
 
 def ood_set(name: str, shape: tuple[int, int, int], n: int, seed: int,
@@ -68,13 +70,21 @@ def ood_set(name: str, shape: tuple[int, int, int], n: int, seed: int,
     """`n` out-of-distribution inputs of `shape`, seeded: ``noise`` (uniform), ``photos``
     (random crops of the photographs) or a dataset's name (a class-stratified subset of its
     test split, resized)."""
+    return ood_sample(name, shape, n, seed, data_root)[0]
+
+
+def ood_sample(name: str, shape: tuple[int, int, int], n: int, seed: int, data_root=None
+               ) -> tuple[torch.Tensor, np.ndarray | None]:
+    """:func:`ood_set` and the cluster of each input: for ``photos`` the photograph each crop
+    comes from (crops of one photograph are not independent draws, and an interval must count
+    photographs), None where the inputs are independent."""
     if name == "noise":
         g = torch.Generator().manual_seed(seed)
-        return torch.rand((n, *shape), generator=g)
+        return torch.rand((n, *shape), generator=g), None
     if name == "photos":
         return _photo_crops(shape, n, seed)
     if name not in D.DATASETS:
         raise ValueError(f"name: unknown out-of-distribution set {name!r} (allowed: noise, "
                          f"photos, {', '.join(D.DATASETS)})")
     x, y = D.load(name, "test", data_root)
-    return to_input(select_points(x, y, n, seed)[0], shape)
+    return to_input(select_points(x, y, n, seed)[0], shape), None

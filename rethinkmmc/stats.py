@@ -11,13 +11,18 @@
 - :func:`paired_bootstrap`: a percentile interval of any statistic of two models' outputs on the
   same points (Efron & Tibshirani 1993, ch. 13), resampling the points once for both models and
   within each class, so that no resample loses a class.
+- :func:`paired_bootstrap_two`: the same for a statistic of two samples, such as the difference
+  of two models' AUROCs on the same test points and the same out-of-distribution points; a
+  sample whose points come in clusters (crops of one photograph) is resampled by cluster
+  (Davison & Hinkley 1997, sec. 3.8), so that the interval counts photographs, not crops.
 """
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
-__all__ = ["wilson", "paired_difference", "mcnemar_p", "paired_bootstrap", "Z95"]
+__all__ = ["wilson", "paired_difference", "mcnemar_p", "paired_bootstrap",
+           "paired_bootstrap_two", "Z95"]
 
 Z95 = 1.959964
 
@@ -92,5 +97,46 @@ def paired_bootstrap(stat, n: int, strata=None, reps: int = 1000, seed: int = 0
     full = float(stat(np.arange(n)))
     draws = np.array([float(stat(np.concatenate([g[rng.integers(0, len(g), len(g))]
                                                  for g in groups]))) for _ in range(reps)])
+    lo, hi = np.quantile(draws, [0.025, 0.975])
+    return full, (float(lo), float(hi))
+
+
+def _draw(rng, n: int, clusters):
+    """One resample of n points: with replacement, or by whole clusters when labels are given."""
+    import numpy as np
+
+    if clusters is None:
+        return rng.integers(0, n, n)
+    groups = [np.flatnonzero(clusters == v) for v in np.unique(clusters)]
+    return np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
+
+
+def paired_bootstrap_two(stat, n_a: int, n_b: int, clusters_b=None, reps: int = 1000,
+                         seed: int = 0) -> tuple[float, tuple[float, float]]:
+    """(stat(all points), its 95% percentile interval) for a statistic of two samples.
+
+    `stat(idx_a, idx_b)` computes it (typically model A's AUROC minus model B's) from the points
+    of sample a at `idx_a` and of sample b at `idx_b`; each resample draws both index arrays
+    once and hands them to both models, which pairs them. `clusters_b` (one label per point of
+    sample b, or None for independent points): points sharing a label are drawn together, and
+    the clusters with replacement, so that correlated points (crops of one photograph) count
+    as one draw. With few clusters the interval is wide, as it should be.
+    """
+    import numpy as np
+
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
+        raise ValueError(f"reps: must be an integer >= 10, got {reps!r}")
+    for name, v in (("n_a", n_a), ("n_b", n_b)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name}: must be an integer >= 1, got {v!r}")
+    if clusters_b is not None:
+        clusters_b = np.asarray(clusters_b)
+        if clusters_b.shape != (n_b,):
+            raise ValueError(f"clusters_b: need one label per point of sample b ({n_b}), got "
+                             f"shape {clusters_b.shape}")
+    rng = np.random.default_rng(seed)
+    full = float(stat(np.arange(n_a), np.arange(n_b)))
+    draws = np.array([float(stat(_draw(rng, n_a, None), _draw(rng, n_b, clusters_b)))
+                      for _ in range(reps)])
     lo, hi = np.quantile(draws, [0.025, 0.975])
     return full, (float(lo), float(hi))

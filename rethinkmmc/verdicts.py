@@ -24,7 +24,7 @@ import pandas as pd
 from .stats import paired_difference
 
 __all__ = ["HOLDS", "FAILS", "OPEN", "VERDICTS", "Decision", "Verdict", "at_least", "at_most",
-           "greater", "not_less", "improves", "all_of", "unanimous", "across_seeds",
+           "greater", "not_less", "improves", "above_zero", "all_of", "unanimous", "across_seeds",
            "verdict_table"]
 
 HOLDS, FAILS, OPEN = "holds", "does not hold", "inconclusive at this profile"
@@ -200,6 +200,21 @@ def not_less_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", 
     if d >= -tolerance:
         return Decision(HOLDS, f"{head} >= -{_f(tolerance)}", d + tolerance)
     return Decision(OPEN, f"{head}: uncertain", min(-tolerance - d, hi + tolerance))
+
+
+def above_zero(d: float, ci: tuple[float, float], what: str = "difference") -> Decision:
+    """A paired difference `d` (a - b, measured on the same points) with its 95% interval `ci`
+    (e.g. stats.paired_bootstrap_two): a beats b when the whole interval lies above 0; does not
+    when it lies at or below 0; inconclusive when it straddles 0."""
+    lo, hi = _interval(d, ci)
+    if any(math.isnan(v) for v in (d, lo, hi)):
+        return Decision(OPEN, f"{what} was not measured")
+    head = f"{what} {_f(d)} (95% paired CI {_f(lo)} to {_f(hi)})"
+    if lo > 0:
+        return Decision(HOLDS, f"{head} > 0", lo)
+    if hi <= 0:
+        return Decision(FAILS, f"{head} <= 0", -hi if hi < 0 else 0.0)
+    return Decision(OPEN, f"{head} straddles 0", min(-lo, hi))
 
 
 PAIRED = {improves: improves_paired, not_less: not_less_paired}

@@ -187,11 +187,12 @@ def test_scores_keys_and_values():
         logits = model(x)
         d2 = torch.cdist(model.features(x), model.centers) ** 2
     s = scores(logits, centers_present=True)
-    assert set(s) == {"max_softmax", "min_distance", "max_logit"}
+    assert set(s) == {"max_softmax", "min_distance", "max_logit", "energy"}
+    np.testing.assert_allclose(s["energy"], torch.logsumexp(logits.double(), 1))
     np.testing.assert_allclose(s["min_distance"], -d2.min(1).values.numpy(), rtol=1e-4,
                                atol=1e-4)
     np.testing.assert_allclose(s["max_softmax"], torch.softmax(logits.double(), 1).max(1).values)
-    assert set(scores(logits, centers_present=False)) == {"max_softmax", "max_logit"}
+    assert set(scores(logits, centers_present=False)) == {"max_softmax", "max_logit", "energy"}
 
 
 def test_auroc_matches_sklearn_with_ties_and_clear_cases():

@@ -75,6 +75,10 @@ def test_ood_sets_are_seeded_shaped_and_in_range():
     assert a.shape == (5, 1, 8, 8) and torch.equal(a, ood.ood_set("noise", (1, 8, 8), 5, seed=1))
     assert not torch.equal(a, ood.ood_set("noise", (1, 8, 8), 5, seed=2))
     p = ood.ood_set("photos", (3, 32, 32), 4, seed=0)
+    x, src = ood.ood_sample("photos", (3, 32, 32), 40, seed=0)
+    # the crops' photographs: both appear, and the first 4 crops are ood_set's 4
+    assert src.shape == (40,) and set(src.tolist()) == {0, 1} and torch.equal(x[:4], p)
+    assert ood.ood_sample("noise", (1, 8, 8), 5, seed=1)[1] is None
     assert p.shape == (4, 3, 32, 32) and 0 <= p.min() and p.max() <= 1
     assert ood.photo("china.jpg", (1, 28, 28)).shape == (1, 1, 28, 28)
     grey = ood.to_input(torch.full((2, 1, 4, 4), 0.5), (3, 4, 4))

@@ -95,3 +95,45 @@ def test_paired_bootstrap_errors_name_the_field():
         paired_bootstrap(lambda i: 0.0, 5, reps=3)
     with pytest.raises(ValueError, match="strata: need one label per point"):
         paired_bootstrap(lambda i: 0.0, 5, strata=[0, 1])
+
+
+def test_paired_bootstrap_two_pairs_the_models_and_counts_clusters():
+    import numpy as np
+    from rethinkmmc.analysis import auroc
+    from rethinkmmc.stats import paired_bootstrap_two
+
+    rng = np.random.default_rng(0)
+    ins, outs = rng.normal(1.0, 1.0, 300), rng.normal(0.0, 1.0, 300)
+    # model b = model a plus a little noise on the same points: the paired difference is tiny
+    # and its interval narrow, much narrower than either AUROC's own spread
+    ins_b, outs_b = ins + rng.normal(0, 0.05, 300), outs + rng.normal(0, 0.05, 300)
+    stat = lambda i, j: auroc(ins[i], outs[j]) - auroc(ins_b[i], outs_b[j])  # noqa: E731
+    d, (lo, hi) = paired_bootstrap_two(stat, 300, 300, reps=200)
+    assert d == auroc(ins, outs) - auroc(ins_b, outs_b)
+    assert lo <= d <= hi and hi - lo < 0.02
+    _, (alo, ahi) = paired_bootstrap_two(lambda i, j: auroc(ins[i], outs[j]), 300, 300, reps=200)
+    assert ahi - alo > 3 * (hi - lo)
+    # 300 "crops" of 2 photographs: one photo is easy to tell apart, the other is not. By
+    # cluster the resamples are {A, A}, {A, B}, {B, B}: the interval spans both photos' AUROCs
+    # (about 1 and 0.5); treating crops as independent gives a falsely narrow interval
+    src = np.repeat([0, 1], 150)
+    out2 = np.where(src == 0, rng.normal(-5.0, 1.0, 300), rng.normal(1.0, 1.0, 300))
+    f = lambda i, j: auroc(ins[i], out2[j])  # noqa: E731
+    _, (clo, chi) = paired_bootstrap_two(f, 300, 300, clusters_b=src, reps=200, seed=1)
+    _, (ilo, ihi) = paired_bootstrap_two(f, 300, 300, reps=200, seed=1)
+    assert clo < 0.6 and chi > 0.95 and ihi - ilo < 0.1
+    with pytest.raises(ValueError, match="clusters_b: need one label per point"):
+        paired_bootstrap_two(f, 300, 300, clusters_b=src[:10])
+    with pytest.raises(ValueError, match="n_b: must be an integer >= 1"):
+        paired_bootstrap_two(f, 300, 0)
+
+
+def test_above_zero_reads_the_paired_interval():
+    assert V.above_zero(0.1, (0.02, 0.2)).verdict == V.HOLDS
+    assert V.above_zero(0.1, (0.02, 0.2)).margin == pytest.approx(0.02)
+    assert V.above_zero(-0.1, (-0.2, -0.01)).verdict == V.FAILS
+    assert V.above_zero(0.0, (0.0, 0.0)).verdict == V.FAILS  # equal everywhere: not better
+    d = V.above_zero(0.01, (-0.03, 0.05), "MMC - SCE")
+    assert d.verdict == V.OPEN and d.why == "MMC - SCE 0.01 (95% paired CI -0.03 to 0.05) " \
+        "straddles 0" and d.margin == pytest.approx(0.03)
+    assert V.above_zero(float("nan"), (0.0, 1.0)).verdict == V.OPEN

@@ -13,28 +13,36 @@
 # for 1-channel models), next to the top-1 score the same model gives real test images; and
 # (b) the one image becomes a measurement: the area under the ROC curve (AUROC) for telling the
 # in-distribution test set from out-of-distribution sets, and from adversarial examples, by
-# SCE's maximum softmax probability (Hendrycks & Gimpel 2017, the usual baseline) and by MMC's
-# minus min-distance. AUROC = 0.5 is chance, 1 perfect.
+# MMC's minus min-distance and by SCE's three usual scores: the maximum softmax probability
+# (Hendrycks & Gimpel 2017), the maximum logit (Hendrycks et al. 2022) and the energy,
+# log-sum-exp of the logits (Liu et al. 2020). AUROC = 0.5 is chance, 1 perfect.
 #
 # Out-of-distribution sets (n points each, seeded): `noise` = uniform noise images; `photos` =
 # random square crops (side m x the input side for a random integer m, 32-320 pixels) of the
-# two photographs, averaged over m x m blocks; `fashion_mnist` / `mnist` = that dataset's test
-# split (a stratified subset), resized to the model's input.
-# Adversarial examples: PGD-10 at the profile's first main eps with the adaptive objective
-# (MMC: push z away from mu_y; SCE: the C&W margin), on the clean-correct points; only the
-# successful ones (misclassified) count as adversarial inputs. The attack does not try to
-# evade the detector: this tests the paper's claim, not a detection defence.
+# two photographs, averaged over m x m blocks: many crops, but only two photographs, so their
+# intervals resample photographs, not crops; `fashion_mnist` / `mnist` / `cifar10` = that
+# dataset's test split (a stratified subset), resized to the model's input (CIFAR-10 beside
+# MNIST: thousands of independent photographs, in grey).
+# Adversarial examples: PGD-10 at the profile's first main eps, on the clean-correct points;
+# only the successful ones (misclassified) count as adversarial inputs. Two attacks: the
+# adaptive objective untargeted (MMC: push z away from mu_y, which pushes it away from every
+# center and so inflates the distance score by construction) and a detector-aware one, targeted
+# at a random other class (MMC: pull z toward that class's center, where the distance score
+# reads it as confident; Carlini & Wagner 2017).
 #
-# **Verdict rule** (95% intervals: a seeded percentile bootstrap of 200 resamples of each
-# side, `analysis.auroc_ci`):
+# **Verdict rule** (95% intervals from seeded bootstraps of 200 resamples):
 # 1. *MMC's min-distance score detects out-of-distribution inputs better than SCE's
-#    max-softmax*, one row per out-of-distribution set (and per CIFAR-10 pair of runs where the
-#    profile has them): holds when MMC's AUROC interval lies wholly above SCE's; does not hold
-#    when it lies wholly at or below; inconclusive when they overlap.
+#    max-softmax, max-logit and energy scores*, one row per out-of-distribution set (and per
+#    CIFAR-10 pair of runs where the profile has them). Both models score the same test and
+#    out-of-distribution points, so each comparison is the paired difference MMC AUROC minus
+#    SCE AUROC, its interval from a bootstrap that resamples the points once for both models
+#    (the photographs, for the crops; `stats.paired_bootstrap_two`). Holds when the interval
+#    lies above 0 for all three SCE scores; does not hold when it lies at or below 0 for any;
+#    inconclusive otherwise.
 # 2. *Adversarial examples are detectable by MMC's distance score*: holds when the whole
-#    interval of MMC's AUROC (clean test points vs its successful adversarials) is >= 0.9;
-#    does not hold when the whole interval is below; inconclusive otherwise (also when no
-#    adversarial succeeded).
+#    interval of MMC's AUROC (clean test points vs its successful adversarials;
+#    `analysis.auroc_ci`) is >= 0.9 for both attacks; does not hold when it lies wholly below
+#    for either; inconclusive otherwise (also when no adversarial succeeded).
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -98,18 +106,27 @@ one_seed_view(ctx.over_seeds(lambda s: U.table3(groups[s], ins[s], ctx.data_root
 # %%
 sc = {s: U.scores(groups[s], ins[s], inputs[s], S, s) for s in ctx.seeds}
 det = ctx.over_seeds(lambda s: U.detection(sc[s]))
-print("successful adversarials (PGD-10, adaptive objective) / clean-correct points: "
-      + " | ".join("; ".join(f"{m} {f}/{o}" for m, (o, f) in sc[s].adv_counts.items())
-                   + (f" (seed {s})" if len(ctx.seeds) > 1 else "") for s in ctx.seeds))
+for kind, attr in (("untargeted", "adv_counts"), ("detector-aware", "aware_counts")):
+    print(f"successful {kind} adversarials (PGD-10) / clean-correct points: " + " | ".join(
+        "; ".join(f"{m} {f}/{o}" for m, (o, f) in getattr(sc[s], attr).items())
+        + (f" (seed {s})" if len(ctx.seeds) > 1 else "") for s in ctx.seeds))
 nb.show_table(seed_pivot(det, "out_data", ["model", "score"], "auroc"))
 
 # %% [markdown]
-# The score each model is judged by (SCE: max-softmax, MMC: min-distance), with its bootstrap
+# The paper's score of each model (SCE: max-softmax, MMC: min-distance), with its bootstrap
 # interval:
 
 # %%
 compare = ctx.over_seeds(lambda s: U.compared(at_seed(det, s), sc[s], s))
 nb.show_table(one_seed_view(compare))
+
+# %% [markdown]
+# MMC against each of SCE's scores on the same points: the paired difference of AUROCs and its
+# interval (rule 1):
+
+# %%
+pair = ctx.over_seeds(lambda s: U.paired(sc[s], OOD, s))
+nb.show_table(one_seed_view(pair))
 
 # %% [markdown]
 # ## Score histograms (main dataset)
@@ -127,7 +144,7 @@ ctx.show(plots.histograms(U.histogram_panels(groups[ctx.seed][S.dataset], sc[ctx
 
 # %%
 verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: U.verdicts(
-    at_seed(compare, s), sc[s].adv_counts, OOD, S, N)))
+    at_seed(compare, s), at_seed(pair, s), sc[s], OOD, S, N)))
 verdict
 
 # %% tags=["nbval-ignore-output"]
