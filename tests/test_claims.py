@@ -266,6 +266,21 @@ def test_remark3_shares_known_answer():
     assert lookup(sh, pair="h(1) - h(2) <= ln 5")["share"] == pytest.approx(0.5)
 
 
+def test_remark3_short_training_is_inconclusive_whichever_way_it_reads():
+    # 200 points, all with the runner-up far below: the share is 0, so the rule alone holds
+    h = torch.tensor([[10.0, 5.0, -5.0, -9.0, -13.0, -17.0, -21.0]]).repeat(200, 1)
+    y = torch.zeros(200, dtype=torch.long)
+    lg = {"toy": (h, y)}
+    sh, err = remark3.shares(lg), remark3.errors(lg)
+    full = remark3.verdicts(sh, err, {"toy": (50, 50)})
+    assert [v.verdict for v in full] == ["holds", "holds"]
+    assert remark3.verdicts(sh, err) == full  # no schedule given: the rule alone
+    short = remark3.verdicts(sh, err, {"toy": (4, 50)})
+    assert [v.verdict for v in short] == ["inconclusive at this profile"] * 2
+    assert all("after 4 of the original's 50 epochs" in v.why for v in short)
+    assert short[0].why.startswith(full[0].why)
+
+
 def test_lines_over_seeds_draws_mean_and_band():
     df = pd.DataFrame({"x": [1, 2, 1, 2], "y": [0.1, 0.2, 0.3, 0.4], "run": "A",
                        "seed": [0, 0, 1, 1]})

@@ -10,9 +10,11 @@ import pandas as pd
 
 from .. import analysis as A, verdicts as V
 from ..evaluate import wilson_rate
+from ..profiles import PROFILES
 from .common import lookup, test_outputs
 
-__all__ = ["KS", "logits", "logit_table", "shares", "errors", "error_long", "gaps", "verdicts"]
+__all__ = ["KS", "logits", "logit_table", "shares", "errors", "error_long", "gaps", "schedules",
+           "verdicts"]
 
 KS = (1, 2, 3, 4, 5)
 
@@ -72,8 +74,28 @@ def gaps(lg: dict) -> dict:
     return out
 
 
-def verdicts(sh: pd.DataFrame, err: pd.DataFrame) -> list[V.Verdict]:
-    """The verdict rows of notebook 09, from one seed's tables."""
+def schedules(runs: dict) -> dict[str, tuple[int, int]]:
+    """Dataset -> (epochs its SCE run trained, epochs the original trains on that dataset; the
+    original's MNIST schedule for datasets it did not use)."""
+    paper = PROFILES["paper"]
+    return {d: (r.config.epochs, paper.get(d, paper["mnist"])["epochs"]) for d, r in runs.items()}
+
+
+def _short(decision: V.Decision, schedule: tuple[int, int] | None) -> V.Decision:
+    # Training sharpens the logits and so widens the gaps between them: a share measured on a
+    # model trained for a fraction of the original's schedule does not say what the paper's
+    # model would show, whichever way it reads.
+    if schedule is None or schedule[0] >= schedule[1]:
+        return decision
+    return V.Decision(V.OPEN, f"{decision.why}, but after {schedule[0]} of the original's "
+                              f"{schedule[1]} epochs: this profile does not decide it")
+
+
+def verdicts(sh: pd.DataFrame, err: pd.DataFrame,
+             schedule: dict[str, tuple[int, int]] | None = None) -> list[V.Verdict]:
+    """The verdict rows of notebook 09, from one seed's tables. `schedule` (from
+    :func:`schedules`): a run trained for fewer epochs than the original is inconclusive."""
+    schedule = schedule or {}
     rows = []
     for d in dict.fromkeys(sh["SCE run on"]):
         sel = lookup(sh, **{"SCE run on": d, "pair": "h(1) - h(2) <= ln 5"})
@@ -83,8 +105,9 @@ def verdicts(sh: pd.DataFrame, err: pd.DataFrame) -> list[V.Verdict]:
                               f"within 5x), n={int(sel['n'])}; threshold 0.05",
                               "reproduction: 9.16% with h(2), h(3) within 5x (CIFAR-10)",
                               f"{sel['share']:.3f} (pair (2, 3): {s23['share']:.3f})",
-                              *V.at_most(sel["share"], 0.05, (sel["ci_low"], sel["ci_high"]),
-                                         "share")))
+                              *_short(V.at_most(sel["share"], 0.05,
+                                                (sel["ci_low"], sel["ci_high"]), "share"),
+                                      schedule.get(d))))
         e = err[err["model"] == f"SCE ({d})"].set_index("k")["share_below_0.1"]
         n_pts = int(sel["n"])
         rows.append(V.Verdict("The top-5 terms approximate it within 0.1 nats for >= 95% of "
@@ -93,6 +116,6 @@ def verdicts(sh: pd.DataFrame, err: pd.DataFrame) -> list[V.Verdict]:
                               f"n={n_pts}",
                               "reproduction: suggests the top 5 terms",
                               f"{e[5]:.3f} (k = 1: {e[1]:.3f})",
-                              *V.at_least(e[5], 0.95, wilson_rate(e[5], n_pts),
-                                          "share")))
+                              *_short(V.at_least(e[5], 0.95, wilson_rate(e[5], n_pts),
+                                                 "share"), schedule.get(d))))
     return rows
