@@ -34,6 +34,7 @@ __all__ = [
     "embed",
     "knn_radius",
     "density_table",
+    "class_mean_subspace",
     "scores",
     "auroc",
     "detection_table",
@@ -468,6 +469,24 @@ def class_means(z: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray,
         raise ValueError(f"y: classes {empty} have no samples (num_classes={L})")
     sums = torch.zeros(L, zt.shape[1], dtype=zt.dtype).index_add_(0, yt, zt)
     return sums / counts[:, None].to(zt.dtype)
+
+
+def class_mean_subspace(z: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray,
+                        num_classes: int) -> torch.Tensor:
+    """The features projected onto the affine span of their class means, float64 (N, r) with
+    r = the rank of the centred means (at most L - 1), in an orthonormal basis of that span.
+
+    Only these directions separate the classes: an SCE model's linear head reads d features
+    through an L-row matrix and leaves the other d - L + 1 directions free, where a spread
+    costs it nothing, while MMC's loss pulls every direction toward the center. Distances
+    between class means are unchanged by the projection (the means lie in the span).
+    """
+    zt = _matrix("z", z)
+    m = class_means(zt, y, num_classes)
+    origin = m.mean(0)
+    u, sv, vh = torch.linalg.svd(m - origin, full_matrices=False)
+    r = int((sv > sv.max() * 1e-9).sum()) if len(sv) else 0
+    return (zt - origin) @ vh[:r].T
 
 
 def center_distance_table(centers_or_means: torch.Tensor | np.ndarray,

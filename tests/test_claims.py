@@ -235,8 +235,50 @@ def test_density_reading_and_verdict():
                          for m, r in (("SCE", 1.0), ("MMC-10", 0.5 if k == 5 else 2.0))])
     wide = density.readings(dens)
     assert list(wide.loc["normalised", "reading"]) == ["MMC denser", "SCE denser"]
-    (v,) = density.verdicts(wide, [5, 10], "digits")
-    assert v.verdict == V.OPEN and "depends on k" in v.why
+
+
+def _clusters(spread_free: float, spread_span: float = 0.1, seed: int = 0):
+    # 4 classes, 60 points each, in 12 dimensions: class means on the first 3 axes, a spread of
+    # `spread_span` around them there, and `spread_free` along the other 9 (directions no class
+    # mean uses)
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(4).repeat_interleave(60)
+    means = torch.zeros(4, 12)
+    means[1, 0], means[2, 1], means[3, 2] = 5.0, 5.0, 5.0
+    noise = torch.randn(240, 12, generator=g, dtype=torch.float64)
+    noise[:, :3] *= spread_span
+    # the free spread comes in +- pairs within each class, so no class mean moves off the span
+    half = torch.randn(4, 30, 9, generator=g, dtype=torch.float64) * spread_free
+    noise[:, 3:] = torch.cat([half, -half], 1).reshape(240, 9)
+    return means.double()[y] + noise, y
+
+
+def test_class_mean_subspace_drops_the_free_directions():
+    from rethinkmmc.analysis import class_mean_subspace
+    z, y = _clusters(3.0)
+    p = class_mean_subspace(z, y, 4)
+    assert p.shape == (240, 3)  # rank of the centred means: L - 1
+    a = class_mean_subspace(_clusters(0.0)[0], y, 4)  # free spread: gone after projection
+    assert torch.allclose(torch.cdist(a, a), torch.cdist(p, p), atol=1e-6)
+    # distances between class means survive the projection
+    m, m0 = (torch.stack([v[y == c].mean(0) for c in range(4)]) for v in (p, z))
+    assert torch.allclose(torch.cdist(m, m), torch.cdist(m0, m0), atol=1e-6)
+
+
+def test_density_paired_verdict_per_space():
+    # "SCE" spreads widely along the free directions, "MMC-10" not at all but twice as much
+    # within the class-mean span: MMC is denser in the feature space, SCE in the subspace
+    (zs, y), (zm, _) = _clusters(3.0), _clusters(0.0, spread_span=0.2)
+    pair = density.paired({"SCE": (zs, y), "MMC-10": (zm, y)}, [5, 10], seed=0, reps=50)
+    full = pair[pair["space"] == "features"]
+    sub = pair[pair["space"] == "class-mean subspace"]
+    assert (full["ci_low"] > 0).all() and list(sub["dimensions"]) == [3, 3]
+    assert (sub["ci_high"] < 0).all()
+    v_full, v_sub = density.verdicts({"toy": pair}, [5, 10])
+    assert v_full.verdict == V.HOLDS and "features (12 dimensions)" in v_full.measure
+    assert v_sub.verdict == V.FAILS and "class-mean subspace (3 dimensions)" in v_sub.measure
+    with pytest.raises(ValueError, match="same test points"):
+        density.paired({"SCE": (zs, y), "MMC-10": (zm, y.flip(0))}, [5], seed=0)
 
 
 def test_cmm_verdicts():
