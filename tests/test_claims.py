@@ -288,6 +288,23 @@ def test_cmm_verdicts():
                           "diverged": [False, False, True]})
     best, fails = cmm.verdicts(sweep, majority=0.1, dataset="digits")
     assert best.verdict == V.HOLDS and fails.verdict == V.HOLDS and "diverged" in fails.ours
+    # robustness: MMC-100 survives 60 of 100 points where MMC-10 survives 20 (the same 20 and
+    # 40 more): the paired gain holds, unless MMC-100 did not train
+    f10, f100 = "1" * 20 + "0" * 80, "1" * 60 + "0" * 40
+    robust = pd.DataFrame([{"C_MM": c, "stage": st, "eps": "1/10", "n": 100,
+                            "robust accuracy": f.count("1") / 100 + (0.3 if st == 1 else 0),
+                            "flags": f if st == 2 else "1" * 100}
+                           for c, f in ((1.0, f10), (10.0, f10), (100.0, f100))
+                           for st in (1, 2)])
+    *_, row = cmm.verdicts(sweep, 0.1, "digits", robust)
+    assert row.verdict == V.OPEN and "C_MM=100 did not train" in row.why
+    assert "C_MM=100 0.600" in row.ours and "C_MM=10 0.200" in row.ours  # the last stage
+    trained = sweep.assign(status="trains")
+    *_, row = cmm.verdicts(trained, 0.1, "digits", robust)
+    assert row.verdict == V.HOLDS and "McNemar" in row.why
+    *_, row = cmm.verdicts(trained, 0.1, "digits", robust.assign(
+        flags=lambda d: np.where(d["C_MM"] == 100.0, f10, d["flags"])))
+    assert row.verdict == V.FAILS
 
 
 def test_distance_summary_equal_centers_and_unequal_means():

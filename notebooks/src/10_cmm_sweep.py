@@ -23,6 +23,15 @@
 #    majority-class rate + 5 points; does not hold when its whole interval is above; else
 #    inconclusive.
 #
+# 3. *A larger C_MM gives more robustness: MMC-100 beats MMC-10* (the paper argues robustness
+#    grows with C_MM while training succeeds; the original trained and attacked MMC-100): the
+#    worst case of claim 1's untargeted white-box stages (the paper's PGD-10 on CE, PGD-50 on
+#    the adaptive objective, APGD on the center margin, APGD-CE; in cascade, on the same n
+#    test points) at the profile's first main eps, MMC-100 against MMC-10 on the same points:
+#    holds when the paired 95% interval of the difference lies above 0 and the gain is >= 5
+#    points; does not hold when even its upper end gains < 5 points; inconclusive otherwise,
+#    and when C_MM = 100 did not train (a model at chance says nothing about its centers).
+#
 # A run is shown as *fails to train* when its loss diverged (non-finite) or its accuracy is
 # within 2 points of the majority-class rate.
 
@@ -77,6 +86,21 @@ fig.axes[0].set_yscale("log")
 ctx.show(fig, "train-loss")
 
 # %% [markdown]
+# ## Robustness by C_MM: the strong cascade's untargeted white-box stages at the first main eps
+
+# %%
+robust = ctx.over_seeds(lambda s: M.robustness(runs[s], S.eps_main[0], S.n, S.strong["steps"],
+                                               s, ctx.progress))
+nb.show_table(one_seed_view(robust.drop(columns="flags")), 4)
+
+# %%
+last = robust.loc[robust.groupby(["seed", "C_MM"])["stage"].idxmax()]
+fig = plots.lines(last.assign(source="worst case (4 stages)"), x="C_MM", y="robust accuracy",
+                  hue="source", logx=True, xlabel="C_MM (log scale)",
+                  title=f"MMC robust accuracy by C_MM at {last['eps'].iloc[0]},")
+ctx.show(fig, "robustness-vs-cmm")
+
+# %% [markdown]
 # ## The centers: ours against the reproduction's generator script at each C_MM
 #
 # Relative errors of the norms and inner products (0 for MM centers); the generator script's
@@ -90,8 +114,8 @@ nb.show_table(M.center_geometry(S.cmm), 6)
 # ## Verdict
 
 # %%
-verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: M.verdicts(at_seed(sweep, s), majority,
-                                                                   S.cmm_dataset)))
+verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: M.verdicts(
+    at_seed(sweep, s), majority, S.cmm_dataset, at_seed(robust, s))))
 verdict
 
 # %% [markdown]
