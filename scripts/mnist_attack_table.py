@@ -13,8 +13,10 @@ import pandas as pd
 from rethinkmmc import load_run
 from rethinkmmc.attacks import APGD, PGD
 from rethinkmmc.evaluate import evaluate
+from rethinkmmc.experiments import configs
 
-RUNS = {"SCE": "mnist-sce-z256-s0-280900a62f", "MMC-10": "mnist-mmc10-z256-s0-8b4fe1501c"}
+# the quick profile's own MNIST SCE and MMC-10 runs, whatever its settings now are
+RUNS = {name: cfg.key() for name, cfg in configs("quick", "standard").items()}
 
 
 def attacks(eps, adaptive):
