@@ -46,6 +46,7 @@ class Settings:
     eps_cifar: tuple[float, ...]      # the cascade on the CIFAR models, where not the main set
     eps_label_den: int | None
     hmmc_dataset: str
+    hmmc_c2: tuple[float, ...]        # HMMC's C2 sweep (the reproduction's best range [0.1, 2])
     cmm_dataset: str
     cmm: tuple[float, ...]
     spsa_steps: int
@@ -67,12 +68,14 @@ class Settings:
 # should, not how robust a digits model is at CIFAR budgets.
 AUTOATTACK_SIZE = {"steps": 100, "targets": 9, "square_queries": 5000}
 SMOKE_STRONG = {"steps": 20, "targets": 3, "square_queries": 100}
+HMMC_C2 = (0.1, 1.0, 2.0)  # C1 = 10 (= C_MM) with C2 across the reproduction's best range
 
 SETTINGS: dict[str, Settings] = {
     "smoke": Settings(dataset="digits", cifar=None, ood=("noise", "photos"), n=450, n_cw=100,
                       n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
                       eps_strong=(0.1, 0.3), strong=SMOKE_STRONG, eps_cifar=(),
-                      eps_label_den=None, hmmc_dataset="digits", cmm_dataset="digits",
+                      eps_label_den=None, hmmc_dataset="digits", hmmc_c2=HMMC_C2,
+                      cmm_dataset="digits",
                       cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=32, square_queries=300,
                       cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
                       umap=False),
@@ -81,7 +84,8 @@ SETTINGS: dict[str, Settings] = {
                       n=500, n_cw=100, n_spsa=100, eps=(0.05, 0.1, 0.2, 0.3), eps_main=(0.1, 0.3),
                       eps_strong=(8 / 256, 16 / 256, 0.1, 0.3), strong=AUTOATTACK_SIZE,
                       eps_cifar=(8 / 255, 16 / 255),
-                      eps_label_den=None, hmmc_dataset="cifar10", cmm_dataset="mnist",
+                      eps_label_den=None, hmmc_dataset="cifar10", hmmc_c2=HMMC_C2,
+                      cmm_dataset="mnist",
                       cmm=(1, 10, 50, 100), spsa_steps=10, spsa_samples=64, square_queries=500,
                       cw_steps=100, cw_binary=5, density_k=(5, 10, 20, 50), extras=True,
                       umap=True),
@@ -90,7 +94,7 @@ SETTINGS: dict[str, Settings] = {
                       eps=(4 / 256, 8 / 256, 16 / 256, 24 / 256, 32 / 256),
                       eps_main=(8 / 256, 16 / 256), eps_strong=(8 / 256, 16 / 256),
                       strong=AUTOATTACK_SIZE, eps_cifar=(),
-                      eps_label_den=256, hmmc_dataset="cifar10",
+                      eps_label_den=256, hmmc_dataset="cifar10", hmmc_c2=HMMC_C2,
                       cmm_dataset="cifar10", cmm=(1, 10, 50, 100), spsa_steps=10,
                       spsa_samples=128, square_queries=5000, cw_steps=1000, cw_binary=9,
                       density_k=(5, 10, 20, 50), extras=True, umap=True),
@@ -166,8 +170,8 @@ def _features2d(p: str, s: Settings) -> dict[str, TrainConfig]:
 def _hmmc(p: str, s: Settings) -> dict[str, TrainConfig]:
     d = s.hmmc_dataset
     return {"MMC-10": train_config(p, d, "mmc"),
-            "HMMC 10/1": train_config(p, d, "mmc", centers="hierarchical", c_mm=10.0,
-                                      hmmc_c2=1.0)}
+            **{f"HMMC 10/{c2:g}": train_config(p, d, "mmc", centers="hierarchical", c_mm=10.0,
+                                               hmmc_c2=float(c2)) for c2 in s.hmmc_c2}}
 
 
 GROUPS: dict[str, Callable[[str, Settings], dict[str, TrainConfig]]] = {

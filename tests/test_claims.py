@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rethinkmmc import ood, plots, verdicts as V
-from rethinkmmc.claims import blackbox, cmm, density, features, remark3, whitebox
+from rethinkmmc.claims import blackbox, cmm, density, features, hmmc, remark3, whitebox
 from rethinkmmc.claims.common import (at_seed, estimate, lookup, one_seed_view, over_seeds,
                                       seed_pivot)
 from rethinkmmc.experiments import settings
@@ -389,3 +389,24 @@ def test_readme_bottom_line_is_what_the_smoke_report_says():
     assert readme_block(fill_readme(readme, "smoke", "X"), "smoke") == "X"
     with pytest.raises(ValueError, match="bottom-line paper"):
         readme_block(readme, "paper")
+
+
+def test_hmmc_verdicts_are_paired_per_c2():
+    # 200 points: MMC right on the first 150; HMMC 10/1 on the same 150 and 20 more (a paired
+    # gain of 0.1 with no point lost: holds), HMMC 10/2 right on 140 of MMC's (loses 10: fails)
+    def row(run, correct, sup):
+        return {"run": run, "n": 200, "accuracy": correct.count("1") / 200,
+                "superclass accuracy": sup.count("1") / 200, "flags": correct, "sup flags": sup}
+    mmc = "1" * 150 + "0" * 50
+    acc = pd.DataFrame([row("MMC-10", mmc, mmc),
+                        row("HMMC 10/1", "1" * 170 + "0" * 30, mmc),
+                        row("HMMC 10/2", "1" * 140 + "0" * 60, mmc)])
+    rows = hmmc.verdicts(acc, "toy", 2)
+    assert [r.claim for r in rows] == [
+        "HMMC beats MMC in accuracy (HMMC 10/1)",
+        "HMMC makes fewer cross-superclass mistakes (HMMC 10/1)",
+        "HMMC beats MMC in accuracy (HMMC 10/2)",
+        "HMMC makes fewer cross-superclass mistakes (HMMC 10/2)"]
+    # the same superclass results: no gain measured, none ruled out
+    assert [r.verdict for r in rows] == [V.HOLDS, V.OPEN, V.FAILS, V.OPEN]
+    assert "McNemar p=1.9e-06" in rows[0].why
