@@ -33,6 +33,7 @@ from torch import nn
 __all__ = [
     "embed",
     "knn_radius",
+    "knn_radii",
     "density_table",
     "class_mean_subspace",
     "scores",
@@ -227,10 +228,24 @@ def knn_radius(z: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, k: in
     N x N matrix is formed. Raises ValueError if a class has <= k samples.
     """
     k = _int_at_least("k", k, 1)
+    return knn_radii(z, y, [k], scale)[k]
+
+
+def knn_radii(z: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, ks: Sequence[int],
+              scale: str = "centroid") -> dict[int, np.ndarray]:
+    """:func:`knn_radius` at each k of `ks`, from one neighbour search up to the largest."""
+    ks = [_int_at_least("ks", k, 1) for k in ks]
+    if not ks:
+        raise ValueError("ks: expected at least one k")
     zt = _matrix("z", z)
-    yt = _labels("y", y, zt.shape[0])
-    s = _feature_scale(zt, yt, scale)
-    return (_knn_distances(zt, yt, k)[:, k - 1] / s).numpy()
+    return _radii(zt, _labels("y", y, zt.shape[0]), ks, scale)
+
+
+def _radii(z: torch.Tensor, y: torch.Tensor, ks: list[int], scale: str) -> dict[int, np.ndarray]:
+    s = _feature_scale(z, y, scale)
+    # One neighbour search up to the largest k serves every k.
+    dists = _knn_distances(z, y, max(ks)) / s
+    return {k: dists[:, k - 1].numpy() for k in ks}
 
 
 def density_table(feats: Mapping[str, tuple], ks: Sequence[int] = (5, 10, 20, 50),
@@ -255,12 +270,10 @@ def density_table(feats: Mapping[str, tuple], ks: Sequence[int] = (5, 10, 20, 50
             raise ValueError(f"feats: the value for {name!r} must be a pair (z, y)")
         zt = _matrix(f"feats[{name!r}] z", pair[0])
         yt = _labels(f"feats[{name!r}] y", pair[1], zt.shape[0])
-        s = _feature_scale(zt, yt, scale)
-        # One neighbour search up to the largest k serves every k.
-        dists = _knn_distances(zt, yt, max(ks)) / s
+        radii = _radii(zt, yt, ks, scale)
         d = zt.shape[1]
         for k in ks:
-            r = dists[:, k - 1].numpy()
+            r = radii[k]
             med = float(np.median(r))
             with np.errstate(divide="ignore"):  # median 0 (duplicates) -> +inf density
                 log_density = -d * float(np.log(med))

@@ -35,7 +35,7 @@ from .speed import Speed, attacker_and_judge
 from .torchutil import default_device, eval_mode, predict
 
 __all__ = ["evaluate", "points", "worst_case", "eps_label", "wilson", "wilson_rate",
-           "select_points", "EVAL_VERSION", "attack_flags", "points_checksum"]
+           "select_points", "EVAL_VERSION", "attack_flags", "points_checksum", "flag_string"]
 
 # Bump when a change to an attack or to this module changes stored results. 2: per-example
 # random streams (attacks/streams.py), so that results no longer depend on the batch size.
@@ -234,7 +234,7 @@ def _row(attack: Attack, rec: dict, clean_ok: torch.Tensor, model_id: str) -> di
            # which points, and each one's result: two models on the same points are compared
            # point by point (stats.paired_difference)
            "points": ((rec.get("ident") or {}).get("points") or {}).get("checksum"),
-           "flags": _flag_string(rec["robust"])}
+           "flags": flag_string(rec["robust"])}
     if attack.targeted:
         row["target_success"] = sum(rec["target_hit"]) / n
     success = [d for d, r, c in zip(rec["dist"], rec["robust"], clean_ok.tolist()) if c and not r
@@ -317,7 +317,7 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
     return df
 
 
-def _flag_string(robust) -> str:
+def flag_string(robust) -> str:
     """Per-point results as a string of 0s and 1s (compact in a DataFrame and in JSON)."""
     return "".join("1" if r else "0" for r in robust)
 
@@ -338,7 +338,7 @@ def _worst_rows(df, flags, clean_ok, model_id):
                     "clean_accuracy": clean_ok.sum().item() / n, "robust_accuracy": k / n,
                     "ci_low": lo, "ci_high": hi, "seconds": float(group["seconds"].sum()),
                     "settings": json.dumps([json.loads(s) for s in group["settings"]]),
-                    "points": group["points"].iloc[0], "flags": _flag_string(robust.tolist())})
+                    "points": group["points"].iloc[0], "flags": flag_string(robust.tolist())})
     return pd.DataFrame(out)
 
 

@@ -84,10 +84,8 @@ def paired_bootstrap(stat, n: int, strata=None, reps: int = 1000, seed: int = 0
     """
     import numpy as np
 
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
-        raise ValueError(f"reps: must be an integer >= 10, got {reps!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: must be an integer >= 1, got {n!r}")
+    _int_at_least("reps", reps, 10)
+    _int_at_least("n", n, 1)
     groups = [np.arange(n)] if strata is None else \
         [np.flatnonzero(np.asarray(strata) == v) for v in np.unique(np.asarray(strata))]
     if sum(len(g) for g in groups) != n:
@@ -101,13 +99,18 @@ def paired_bootstrap(stat, n: int, strata=None, reps: int = 1000, seed: int = 0
     return full, (float(lo), float(hi))
 
 
-def _draw(rng, n: int, clusters):
-    """One resample of n points: with replacement, or by whole clusters when labels are given."""
+def _int_at_least(name: str, v, least: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < least:
+        raise ValueError(f"{name}: must be an integer >= {least}, got {v!r}")
+
+
+def _draw(rng, n: int, groups):
+    """One resample of n points: with replacement, or by whole groups (index arrays) when
+    given, the groups drawn with replacement."""
     import numpy as np
 
-    if clusters is None:
+    if groups is None:
         return rng.integers(0, n, n)
-    groups = [np.flatnonzero(clusters == v) for v in np.unique(clusters)]
     return np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
 
 
@@ -124,19 +127,19 @@ def paired_bootstrap_two(stat, n_a: int, n_b: int, clusters_b=None, reps: int = 
     """
     import numpy as np
 
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
-        raise ValueError(f"reps: must be an integer >= 10, got {reps!r}")
-    for name, v in (("n_a", n_a), ("n_b", n_b)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name}: must be an integer >= 1, got {v!r}")
+    _int_at_least("reps", reps, 10)
+    _int_at_least("n_a", n_a, 1)
+    _int_at_least("n_b", n_b, 1)
+    groups_b = None
     if clusters_b is not None:
         clusters_b = np.asarray(clusters_b)
         if clusters_b.shape != (n_b,):
             raise ValueError(f"clusters_b: need one label per point of sample b ({n_b}), got "
                              f"shape {clusters_b.shape}")
+        groups_b = [np.flatnonzero(clusters_b == v) for v in np.unique(clusters_b)]
     rng = np.random.default_rng(seed)
     full = float(stat(np.arange(n_a), np.arange(n_b)))
-    draws = np.array([float(stat(_draw(rng, n_a, None), _draw(rng, n_b, clusters_b)))
+    draws = np.array([float(stat(_draw(rng, n_a, None), _draw(rng, n_b, groups_b)))
                       for _ in range(reps)])
     lo, hi = np.quantile(draws, [0.025, 0.975])
     return full, (float(lo), float(hi))

@@ -94,7 +94,7 @@ robust = ctx.over_seeds(lambda s: M.robustness(runs[s], S.eps_main[0], S.n, S.st
 nb.show_table(one_seed_view(robust.drop(columns="flags")), 4)
 
 # %%
-last = robust.loc[robust.groupby(["seed", "C_MM"])["stage"].idxmax()]
+last = M.worst(robust)
 fig = plots.lines(last.assign(source="worst case (4 stages)"), x="C_MM", y="robust accuracy",
                   hue="source", logx=True, xlabel="C_MM (log scale)",
                   title=f"MMC robust accuracy by C_MM at {last['eps'].iloc[0]},")

@@ -13,7 +13,7 @@ from ..evaluate import eps_label, evaluate, wilson_rate
 from ..suites import strong_suite
 
 __all__ = ["REF", "as_float", "majority_rate", "sweep_table", "curve", "loss_history",
-           "center_geometry", "robustness", "verdicts"]
+           "center_geometry", "robustness", "worst", "verdicts"]
 
 REF = {1: 0.9216, 10: 0.9257, 50: 0.6892, 100: 0.10}  # reproduction Table 4, CIFAR-10
 
@@ -69,6 +69,12 @@ def robustness(runs: dict, eps: float, n: int, steps: int = 100, seed: int = 0,
                          "robust accuracy": row["robust_accuracy"], "ci_low": row["ci_low"],
                          "ci_high": row["ci_high"], "flags": row["flags"]})
     return pd.DataFrame(rows)
+
+
+def worst(robust: pd.DataFrame) -> pd.DataFrame:
+    """The last cascade stage of each run (and seed): its accuracy is the worst case."""
+    keys = ["seed", "C_MM"] if "seed" in robust else ["C_MM"]
+    return robust.loc[robust.groupby(keys)["stage"].idxmax()]
 
 
 def curve(sweep: pd.DataFrame, majority: float, dataset: str) -> pd.DataFrame:
@@ -129,8 +135,8 @@ def verdicts(sweep: pd.DataFrame, majority: float, dataset: str,
                       *V.at_most(acc[100.0], majority + 0.05, ci[100.0], "C_MM=100 accuracy"))]
     if robust is None or robust.empty:
         return rows
-    worst = robust.loc[robust.groupby("C_MM")["stage"].idxmax()].set_index("C_MM")
-    a, b = worst.loc[100.0], worst.loc[10.0]
+    last = worst(robust).set_index("C_MM")
+    a, b = last.loc[100.0], last.loc[10.0]
     if sw.loc[100.0, "status"] != "trains":
         decision = V.Decision(V.OPEN, "C_MM=100 did not train at this profile: a model at "
                                       "chance says nothing about what its centers do")
@@ -143,6 +149,6 @@ def verdicts(sweep: pd.DataFrame, majority: float, dataset: str,
         f"n={int(a['n'])}, paired",
         "paper: robustness grows with C_MM while training succeeds; the original trained "
         "and attacked MMC-100",
-        ", ".join(f"{name[c]} {worst.loc[c, 'robust accuracy']:.3f}" for c in worst.index),
+        ", ".join(f"{name[c]} {last.loc[c, 'robust accuracy']:.3f}" for c in last.index),
         *decision))
     return rows

@@ -77,8 +77,9 @@ def paired(feats: dict, ks, seed: int, reps: int = 200) -> pd.DataFrame:
     rows = []
     for space in SPACES:
         a, b = _space(zs, y, space), _space(zm, y, space)
+        radii_s, radii_m = A.knn_radii(a, y, ks), A.knn_radii(b, y, ks)
         for k in ks:
-            rs, rm = A.knn_radius(a, y, k), A.knn_radius(b, y, k)
+            rs, rm = radii_s[k], radii_m[k]
             d, (lo, hi) = paired_bootstrap(
                 lambda i: np.median(rs[i]) - np.median(rm[i]), len(rs),
                 strata=np.asarray(y), reps=reps, seed=seed)

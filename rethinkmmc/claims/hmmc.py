@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from .. import data as D, verdicts as V
-from ..evaluate import wilson
+from ..evaluate import flag_string, wilson
 from ..stats import paired_difference
 from ..torchutil import predict
 
@@ -72,9 +72,8 @@ def accuracy_table(runs: dict, sup_of: list[int], data_root=None) -> pd.DataFram
                      "mistakes across superclasses": n - sup_ok,
                      "stored test accuracy": r.metrics["test_accuracy"],
                      # per-point results: the models are compared on the same points
-                     "flags": "".join("1" if v else "0" for v in (pred == y).tolist()),
-                     "sup flags": "".join("1" if v else "0"
-                                          for v in (sup[pred] == sup[y]).tolist())})
+                     "flags": flag_string((pred == y).tolist()),
+                     "sup flags": flag_string((sup[pred] == sup[y]).tolist())})
     return pd.DataFrame(rows)
 
 
