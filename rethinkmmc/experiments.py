@@ -14,7 +14,8 @@ from typing import Any, Callable
 from .config import TrainConfig
 from .profiles import PROFILES, train_config
 
-__all__ = ["Settings", "SETTINGS", "GROUPS", "SURROGATE_SEED", "settings", "configs", "plan"]
+__all__ = ["Settings", "SETTINGS", "GROUPS", "SURROGATE_SEED", "SEEDS", "settings", "configs",
+           "plan", "notebook_seeds", "seeded_plan"]
 
 # The transfer surrogate of seed s trains with seed s + SURROGATE_SEED: an SCE model that shares
 # no training randomness with any target a profile's seeds train, so that MMC and SCE targets
@@ -206,4 +207,34 @@ def plan(profile: str, groups=None, **overrides: Any) -> list[TrainConfig]:
     return list(seen.values())
 
 
-assert set(SETTINGS) == set(PROFILES), "experiments.SETTINGS and profiles.PROFILES disagree"
+# The seeds a profile's report runs a notebook over when the caller gives none (a notebook's own
+# default is seed 0), with the groups those seeds train. Quick gives 3 seeds to the notebooks
+# whose runs are all MNIST (the C_MM sweep and the optimizers, issue 14): 3 seeds of the whole
+# quick plan, CIFAR-10 included, do not fit a working session on a 2-core CPU.
+SEEDS: dict[str, dict[str, tuple[tuple[int, ...], tuple[str, ...]]]] = {
+    "smoke": {},
+    "quick": {"06_cost": ((0, 1, 2), ("optimizers",)), "10_cmm_sweep": ((0, 1, 2), ("cmm",))},
+    "paper": {},
+}
+
+
+def notebook_seeds(profile: str, notebook: str) -> list[int] | None:
+    """The seeds `profile`'s report gives `notebook` by default (SEEDS), or None: the
+    notebook's own default."""
+    hit = SEEDS.get(profile, {}).get(notebook)
+    return list(hit[0]) if hit else None
+
+
+def seeded_plan(profile: str, **overrides: Any) -> list[TrainConfig]:
+    """The runs SEEDS adds to :func:`plan` (the other seeds of those notebooks' groups), each
+    key once, in table order."""
+    seen: dict[str, TrainConfig] = {}
+    for seeds, groups in SEEDS.get(profile, {}).values():
+        for s in seeds:
+            for g in groups:
+                for cfg in configs(profile, g, **{**overrides, "seed": s}).values():
+                    seen.setdefault(cfg.key(), cfg)
+    return list(seen.values())
+
+
+assert set(SETTINGS) == set(PROFILES) == set(SEEDS), "experiments.SETTINGS and profiles.PROFILES disagree"

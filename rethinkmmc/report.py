@@ -123,12 +123,14 @@ def plan_runs(profile: str, parameters: dict[str, Any] | None = None, name: str 
     """Every TrainConfig the report at `profile` needs under the notebook parameters that shape
     the plan (``seeds``: each seed's runs; ``overrides``), each key once. The two are checked as
     the notebooks check them (notebook.ParameterError, naming `name`)."""
-    from .experiments import plan  # noqa: PLC0415
+    from .experiments import plan, seeded_plan  # noqa: PLC0415
     from .notebook import check_parameters  # noqa: PLC0415
 
     given = {k: v for k, v in (parameters or {}).items() if k in ("seeds", "overrides")}
     common = check_parameters(name, {**given, "profile": profile}, {})
     cfgs = [c for s in common["seeds"] for c in plan(profile, seed=s, **common["overrides"])]
+    if "seeds" not in given:  # the profile's own seeds for some notebooks (experiments.SEEDS)
+        cfgs += seeded_plan(profile, **common["overrides"])
     return list({c.key(): c for c in cfgs}.values())
 
 
@@ -192,6 +194,8 @@ def _render_each(paths, declared_by, profile, params, out, figures, html, progre
                  results) -> None:
     import papermill  # noqa: PLC0415
 
+    from .experiments import notebook_seeds  # noqa: PLC0415
+
     for i, p in enumerate(paths, start=1):
         log(f"[{i}/{len(paths)}] {p.stem} ({profile})")
         target = out / p.name
@@ -202,6 +206,9 @@ def _render_each(paths, declared_by, profile, params, out, figures, html, progre
         failed = out / f"{p.stem}.failed.ipynb"
         t0 = time.perf_counter()
         inject = dict(params)
+        seeds = notebook_seeds(profile, p.stem)
+        if seeds is not None and "seeds" not in params:  # the profile's (experiments.SEEDS)
+            inject["seeds"] = seeds
         if _literal(declared_by[p].get("profile")) != profile:
             inject["profile"] = profile
         if figures is not False:

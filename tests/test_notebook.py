@@ -173,6 +173,43 @@ def test_experiments_groups_and_plan():
     assert all(c.seed == 3 for c in rob.values()) and rob["AT-MMC-10"].adv_train
 
 
+def test_quick_gives_three_seeds_to_the_mnist_only_notebooks_unless_seeds_are_given(
+        tmp_path, monkeypatch):
+    """experiments.SEEDS: quick's C_MM sweep and optimizer notebooks run over seeds 0-2 by
+    default; the plan trains those seeds of their groups only (not of CIFAR-10); a caller's
+    seeds win in both."""
+    from rethinkmmc.report import plan_runs
+
+    assert E.notebook_seeds("quick", "10_cmm_sweep") == [0, 1, 2]
+    assert E.notebook_seeds("quick", "02_whitebox") is None
+    assert E.notebook_seeds("smoke", "10_cmm_sweep") is None
+    extra = {c.key() for c in plan_runs("quick")} - {c.key() for c in E.plan("quick")}
+    want = {c.key() for s in (1, 2) for g in ("cmm", "optimizers")
+            for c in E.configs("quick", g, seed=s).values()}
+    assert extra == want and len(want) == 12
+    assert all(c.dataset == "mnist" for c in plan_runs("quick") if c.seed in (1, 2))
+    assert {c.key() for c in plan_runs("quick", {"seeds": [0]})} == \
+        {c.key() for c in E.plan("quick")}
+    assert {c.key() for c in plan_runs("smoke")} == {c.key() for c in E.plan("smoke")}
+
+    import papermill
+
+    seen = {}
+
+    def fake(src, out, parameters, **kw):  # records what render would inject, runs nothing
+        seen[Path(src).stem] = parameters
+        Path(out).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    render("quick", only=["06", "10", "02"], out=tmp_path, figures=False, html=False,
+           log=lambda m: None, progress=False)
+    assert seen["06_cost"]["seeds"] == [0, 1, 2] and seen["10_cmm_sweep"]["seeds"] == [0, 1, 2]
+    assert "seeds" not in seen["02_whitebox"]
+    render("quick", only=["10"], out=tmp_path, figures=False, html=False,
+           parameters={"seeds": [4]}, log=lambda m: None, progress=False)
+    assert seen["10_cmm_sweep"]["seeds"] == [4]
+
+
 def test_report_argument_errors():
     with pytest.raises(ReportError, match="profile: unknown 'huge'"):
         render("huge")
