@@ -209,11 +209,13 @@ def plan(profile: str, groups=None, **overrides: Any) -> list[TrainConfig]:
 
 # The seeds a profile's report runs a notebook over when the caller gives none (a notebook's own
 # default is seed 0), with the groups those seeds train. Quick gives 3 seeds to the notebooks
-# whose runs are all MNIST (the C_MM sweep and the optimizers, issue 14): 3 seeds of the whole
-# quick plan, CIFAR-10 included, do not fit a working session on a 2-core CPU.
+# whose runs are all MNIST (the C_MM sweep, the optimizers and the feature geometry, issue 14):
+# 3 seeds of the whole quick plan, CIFAR-10 included, do not fit a working session on a 2-core
+# CPU.
 SEEDS: dict[str, dict[str, tuple[tuple[int, ...], tuple[str, ...]]]] = {
     "smoke": {},
-    "quick": {"06_cost": ((0, 1, 2), ("optimizers",)), "10_cmm_sweep": ((0, 1, 2), ("cmm",))},
+    "quick": {"06_cost": ((0, 1, 2), ("optimizers",)), "10_cmm_sweep": ((0, 1, 2), ("cmm",)),
+              "08_features": ((0, 1, 2), ("standard", "features2d"))},
     "paper": {},
 }
 

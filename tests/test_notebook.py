@@ -175,7 +175,7 @@ def test_experiments_groups_and_plan():
 
 def test_quick_gives_three_seeds_to_the_mnist_only_notebooks_unless_seeds_are_given(
         tmp_path, monkeypatch):
-    """experiments.SEEDS: quick's C_MM sweep and optimizer notebooks run over seeds 0-2 by
+    """experiments.SEEDS: quick's C_MM sweep, optimizer and feature notebooks run over seeds 0-2 by
     default; the plan trains those seeds of their groups only (not of CIFAR-10); a caller's
     seeds win in both."""
     from rethinkmmc.report import plan_runs
@@ -184,9 +184,10 @@ def test_quick_gives_three_seeds_to_the_mnist_only_notebooks_unless_seeds_are_gi
     assert E.notebook_seeds("quick", "02_whitebox") is None
     assert E.notebook_seeds("smoke", "10_cmm_sweep") is None
     extra = {c.key() for c in plan_runs("quick")} - {c.key() for c in E.plan("quick")}
-    want = {c.key() for s in (1, 2) for g in ("cmm", "optimizers")
+    want = {c.key() for s in (1, 2) for g in ("cmm", "optimizers", "standard", "features2d")
             for c in E.configs("quick", g, seed=s).values()}
-    assert extra == want and len(want) == 12
+    assert extra == want and len(want) == 18  # MMC-10 is in both cmm and standard
+    assert E.notebook_seeds("quick", "08_features") == [0, 1, 2]
     assert all(c.dataset == "mnist" for c in plan_runs("quick") if c.seed in (1, 2))
     assert {c.key() for c in plan_runs("quick", {"seeds": [0]})} == \
         {c.key() for c in E.plan("quick")}
