@@ -179,11 +179,13 @@ class Context:
         column (claims.common.over_seeds)."""
         return over_seeds(self.seeds, measure)
 
-    def seed_verdicts(self, rows_for) -> pd.DataFrame:
+    def seed_verdicts(self, rows_for, once=()) -> pd.DataFrame:
         """The verdict table from ``rows_for(seed)`` (one seed's Verdict rows) over every
         seed: a row holds (fails) only when it holds (fails) on every seed
-        (verdicts.across_seeds)."""
-        return V.verdict_table(V.across_seeds({s: rows_for(s) for s in self.seeds}))
+        (verdicts.across_seeds). ``once``: rows measured once, whatever the seeds (a timing
+        does not depend on a training seed; repeating it per seed would pass one reading off
+        as several), placed first."""
+        return V.verdict_table(list(once) + V.across_seeds({s: rows_for(s) for s in self.seeds}))
 
     def configs(self, group: str, seed: int | None = None):
         return configs(self.profile, group, seed=self.seed if seed is None else seed,

@@ -70,6 +70,19 @@ def test_across_seeds_is_unanimous():
         V.across_seeds({0: [row(V.HOLDS)], 1: [row(V.HOLDS, "other")]})
 
 
+def test_seed_verdicts_keeps_a_once_measured_row_single():
+    """06's timing is measured once: over three seeds it stays one reading, first, and is not
+    listed per seed, while the seeded rows are combined across seeds."""
+    from rethinkmmc.notebook import Context
+
+    ctx = Context("06_cost", {"profile": "smoke", "seeds": [0, 1, 2], "overrides": {}})
+    table = ctx.seed_verdicts(lambda s: [row(V.HOLDS, "opt", ours=f"s{s}")],
+                              once=[row(V.OPEN, "time", ours="0.98")])
+    assert list(table["claim"]) == ["time", "opt"]
+    assert table["ours"][0] == "0.98" and table["ours"][1] == "seed 0: s0; seed 1: s1; seed 2: s2"
+    assert table.attrs["margin"] == [0.1, 0.1]
+
+
 def test_ood_sets_are_seeded_shaped_and_in_range():
     a = ood.ood_set("noise", (1, 8, 8), 5, seed=1)
     assert a.shape == (5, 1, 8, 8) and torch.equal(a, ood.ood_set("noise", (1, 8, 8), 5, seed=1))
