@@ -121,14 +121,18 @@ def check(profile: str, only: Sequence[str] | None = None,
 def plan_runs(profile: str, parameters: dict[str, Any] | None = None, name: str = "report"
               ) -> list:
     """Every TrainConfig the report at `profile` needs under the notebook parameters that shape
-    the plan (``seeds``: each seed's runs; ``overrides``), each key once. The two are checked as
-    the notebooks check them (notebook.ParameterError, naming `name`)."""
-    from .experiments import plan, seeded_plan  # noqa: PLC0415
+    the plan (``seeds``: each seed's runs; ``overrides``; 02's ``cifar_at``), each key once.
+    Seeds and overrides are checked as the notebooks check them (notebook.ParameterError,
+    naming `name`)."""
+    from .experiments import GROUPS, plan, seeded_plan  # noqa: PLC0415
     from .notebook import check_parameters  # noqa: PLC0415
 
     given = {k: v for k, v in (parameters or {}).items() if k in ("seeds", "overrides")}
     common = check_parameters(name, {**given, "profile": profile}, {})
-    cfgs = [c for s in common["seeds"] for c in plan(profile, seed=s, **common["overrides"])]
+    # notebook 02's cifar_at=False leaves the adversarially trained CIFAR-10 runs out
+    groups = [g for g in GROUPS if g != "cifar_at" or (parameters or {}).get("cifar_at", True)]
+    cfgs = [c for s in common["seeds"]
+            for c in plan(profile, groups, seed=s, **common["overrides"])]
     if "seeds" not in given:  # the profile's own seeds for some notebooks (experiments.SEEDS)
         cfgs += seeded_plan(profile, **common["overrides"])
     return list({c.key(): c for c in cfgs}.values())

@@ -162,6 +162,25 @@ def test_claim1_verdicts_say_what_the_data_say():
     assert len(whitebox.claim1_verdicts(only, 500)) == 4
 
 
+def test_left_out_cifar_at_rows_are_inconclusive_and_say_why():
+    """02 with cifar_at=False: one row (c) per CIFAR-10 budget, inconclusive, naming the
+    parameter, worded as the row the runs would give (so 99 lines them up); none at smoke
+    (no CIFAR-10 there); the bottom line lists them among the inconclusive."""
+    import dataclasses
+    from rethinkmmc.bottomline import bottom_line
+    from rethinkmmc.experiments import settings
+    rows = whitebox.left_out_verdicts(settings("quick"), 500)
+    assert [r.claim for r in rows] == [
+        "AT-MMC is more robust than AT-SCE under the strongest attacks (cifar10, 8/255)",
+        "AT-MMC is more robust than AT-SCE under the strongest attacks (cifar10, 16/255)"]
+    assert all(r.verdict == V.OPEN and "cifar_at=False" in r.why and r.ours == "not evaluated"
+               for r in rows)
+    assert whitebox.left_out_verdicts(settings("smoke"), 450) == []
+    text = bottom_line([dataclasses.asdict(v) for v in whitebox.claim1_verdicts(strong_rows(), 500)
+                        + rows], "quick")
+    assert "cifar10, 8/255 (not evaluated)" in text
+
+
 def test_label_attacks_names_rows_and_keeps_the_method():
     res = pd.DataFrame({"attack": ["pgd", "fgsm", "worst-case", "pgd"], "steps": [10, 1, 0, 10],
                         "targeted": [False, False, False, True],

@@ -192,6 +192,10 @@ def test_quick_gives_three_seeds_to_the_mnist_only_notebooks_unless_seeds_are_gi
     assert {c.key() for c in plan_runs("quick", {"seeds": [0]})} == \
         {c.key() for c in E.plan("quick")}
     assert {c.key() for c in plan_runs("smoke")} == {c.key() for c in E.plan("smoke")}
+    # 02's cifar_at=False: the plan leaves out the adversarially trained CIFAR-10 runs only
+    left = {c.key() for c in plan_runs("quick")} - {c.key() for c in plan_runs("quick",
+                                                                                {"cifar_at": False})}
+    assert left == {c.key() for c in E.configs("quick", "cifar_at").values()} and len(left) == 2
 
     import papermill
 
