@@ -111,11 +111,13 @@ def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], l
     robust_accuracy (the target's accuracy on the true labels, over all n points), ci_low and
     ci_high (95% Wilson), and the columns ``checks.check_attack_ordering`` reads: model (the
     target), attack ("<method>" on the diagonal, "<method> from <source>" elsewhere), kind
-    ("white-box" on the diagonal, "transfer" elsewhere), norm.
+    ("white-box" on the diagonal, "transfer" elsewhere), norm; then points (the points'
+    checksum) and flags (each point robust or not, ``evaluate.flag_string``), so that two
+    targets can be compared point by point.
     """
     from .attacks import craft  # noqa: PLC0415
-    from .evaluate import (EVAL_VERSION, as_stored, eps_label, points_checksum,  # noqa: PLC0415
-                           read_record, record_path, wilson)
+    from .evaluate import (EVAL_VERSION, as_stored, eps_label, flag_string,  # noqa: PLC0415
+                           points_checksum, read_record, record_path, wilson)
     from .runs import atomic_write_json  # noqa: PLC0415
     from .torchutil import predict  # noqa: PLC0415
 
@@ -164,7 +166,11 @@ def transfer_table(runs: Mapping[str, object], attacks_for: Callable[[object], l
                              "robust_accuracy": k / n if n else float("nan"),
                              "ci_low": lo, "ci_high": hi, "model": tgt,
                              "attack": attack.name if own else f"{attack.name} from {src}",
-                             "kind": "white-box" if own else "transfer", "norm": attack.norm})
+                             "kind": "white-box" if own else "transfer", "norm": attack.norm,
+                             # every target meets the same adversarials: per-point results
+                             # for the paired tests (claims.common.versus)
+                             "points": points["checksum"],
+                             "flags": flag_string(have[keys[tgt]])})
     return pd.DataFrame(rows)
 
 

@@ -213,6 +213,15 @@ def test_gap_table_and_masking_verdict():
     assert out[-1].claim.startswith("Signs of gradient masking")
     # the transfer rows compare both targets under the independent surrogate's adversarials
     assert "independent SCE" in out[2].claim and out[2].ours == "MMC 0.500 vs SCE 0.000"
+    # per-point flags on the same points (as transfer_table gives them): the paired rule decides,
+    # and a significant gain below the 5 points the claim names does not hold, saying so
+    n = 500
+    mmc, sce = "1" * 490 + "0" * 10, "1" * 481 + "0" * 19
+    paired = trans.assign(points="p", flags=[mmc, sce, mmc, sce],
+                          robust_accuracy=[0.98, 0.962, 0.98, 0.962])
+    row = blackbox.verdicts(bb, paired, g, settings("smoke"), n)[2]
+    assert row.claim.endswith("by at least 5 points") and row.verdict == V.FAILS
+    assert "McNemar" in row.why and "paired" in row.why
     # with adversarials from SCE itself only, the transfer rows cannot be computed
     with pytest.raises(KeyError):
         blackbox.verdicts(bb, trans.assign(source="SCE"), g, settings("smoke"), 100)

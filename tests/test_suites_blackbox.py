@@ -76,6 +76,12 @@ def test_same_attack_everywhere_matches_crafting_by_hand(data):
         xa = craft(pgd, m, x, y, batch_size=16)
         for tgt, mt in models.items():
             assert mat.loc[src, tgt] == pytest.approx(accuracy(mt, xa, y))
+            # per-point flags for the paired tests: each target on the same adversarials
+            row = t[(t["source"] == src) & (t["target"] == tgt)].iloc[0]
+            with torch.no_grad():
+                want = "".join("1" if ok else "0" for ok in (mt(xa).argmax(1) == y).tolist())
+            assert row["flags"] == want
+    assert t["points"].nunique() == 1   # every row on the same points
 
 
 def test_each_source_gets_its_own_attacks(data):
