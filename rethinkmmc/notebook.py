@@ -30,7 +30,7 @@ from .runs import atomic_write_json, default_runs_dir, in_checkout
 from .torchutil import hardware
 
 __all__ = ["COMMON", "EXTRA", "IDENTITY", "ParameterError", "Context", "check_parameters",
-           "start", "default_verdicts_dir", "load_verdicts", "show_table"]
+           "record_runs", "start", "default_verdicts_dir", "load_verdicts", "show_table"]
 
 # The parameters every notebook takes, with their defaults (the smoke profile).
 COMMON: dict[str, Any] = dict(profile="smoke", data_root=None, runs_dir=None, seeds=[0],
@@ -145,6 +145,7 @@ class Context:
     started: float = field(default_factory=time.perf_counter)
     started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %Z"))
     figures: list[str] = field(default_factory=list)
+    used_runs: set[str] = field(default_factory=set)   # keys of the runs `runs` handed out
 
     def __getattr__(self, key: str) -> Any:
         try:
@@ -195,9 +196,11 @@ class Context:
         """Display name -> Run of an experiments group, trained where runs/ lacks it."""
         from .train import train  # noqa: PLC0415
 
-        return {name: train(cfg, runs_dir=self.runs_dir, data_root=self.data_root,
-                            progress=self.progress, threads=self.threads)
-                for name, cfg in self.configs(group, seed).items()}
+        out = {name: train(cfg, runs_dir=self.runs_dir, data_root=self.data_root,
+                           progress=self.progress, threads=self.threads)
+               for name, cfg in self.configs(group, seed).items()}
+        self.used_runs.update(r.key for r in out.values())  # named in the verdict record
+        return out
 
     def provenance(self, datasets: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
         """Profile, data (and how it differs from the official files), seeds, hardware,
@@ -241,7 +244,8 @@ class Context:
                "volatile": bool(volatile),
                "overrides": self.overrides, "hardware": hardware(), "version": __version__,
                "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-               "seconds": round(self.elapsed(), 1), "rows": _records(table)}
+               "seconds": round(self.elapsed(), 1), "runs": sorted(self.used_runs),
+               "rows": _records(table)}
         atomic_write_json(self.verdict_dir() / f"{self.name}.json", rec)
         return table
 
@@ -319,6 +323,23 @@ def load_verdicts(profile: str, verdicts_dir: str | Path | None = None) -> list[
     :func:`default_verdicts_dir`), by notebook name."""
     folder = Path(verdicts_dir) if verdicts_dir else default_verdicts_dir(profile)
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def record_runs(record: dict, runs_dir: str | Path | None = None) -> str:
+    """Whether the runs a stored verdict record was computed from (its ``runs``, the keys
+    :meth:`Context.runs` handed out) are still in the store: "current"; "stale: k of m runs
+    gone ..." when a run was retrained under another key or removed since (the verdicts then
+    describe models the store no longer has: re-render that notebook); "not recorded" for
+    records written before they named their runs."""
+    keys = record.get("runs")
+    if keys is None:
+        return "not recorded (rendered before verdict records named their runs)"
+    root = Path(runs_dir or default_runs_dir()) / record["profile"]
+    gone = [k for k in keys if not (root / k / "metrics.json").is_file()]
+    if not gone:
+        return "current"
+    return (f"stale: {len(gone)} of {len(keys)} runs gone from the store ({', '.join(gone[:3])}"
+            f"{', ...' if len(gone) > 3 else ''}): re-render it")
 
 
 def show_table(df: pd.DataFrame, digits: int = 3):

@@ -39,10 +39,11 @@ def test_start_accepts_defaults_and_extra_parameters(tmp_path):
     (dict(overrides={"optimizer": "lbfgs"}), ["overrides", "optimizer"]),
     (dict(data_root="/no/such/dir"), ["data_root", "not a directory"]),
     (dict(n="many"), ["n='many'", "int"]),
+    (dict(cifar_at="no"), ["cifar_at='no'", "bool"]),
 ])
 def test_start_names_bad_parameters(given, words):
     with pytest.raises(nb.ParameterError) as e:
-        nb.start("02_whitebox", ns(**given), n=100)
+        nb.start("02_whitebox", ns(**given), n=100, cifar_at=True)
     for w in words:
         assert w in str(e.value)
 
@@ -64,6 +65,22 @@ def test_save_and_load_verdicts(tmp_path, monkeypatch):
     assert recs == nb.load_verdicts("smoke")
     assert [r["notebook"] for r in recs] == ["07_x"]
     assert recs[0]["rows"][0]["verdict"] == "holds" and recs[0]["profile"] == "smoke"
+
+
+def test_verdict_records_name_their_runs_and_go_stale_without_them(tmp_path, monkeypatch):
+    """A record names the runs ctx.runs handed out; 99 calls it stale once one of them is no
+    longer in the store (retrained under another key, or removed)."""
+    monkeypatch.setenv("RETHINKMMC_VERDICTS", str(tmp_path / "v"))
+    ctx = nb.start("07_x", ns())
+    got = ctx.runs("standard")          # the committed smoke runs: read, not trained
+    ctx.save_verdicts(V.verdict_table([V.Verdict("c", "m", "r", "o", V.HOLDS, "w")]))
+    rec = nb.load_verdicts("smoke")[0]
+    assert rec["runs"] == sorted(r.key for r in got.values()) and len(rec["runs"]) == 2
+    assert nb.record_runs(rec) == "current"
+    empty = tmp_path / "elsewhere"
+    assert nb.record_runs(rec, empty).startswith("stale: 2 of 2 runs gone from the store")
+    assert nb.record_runs({k: v for k, v in rec.items() if k != "runs"}).startswith(
+        "not recorded")
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -28,10 +28,13 @@ from rethinkmmc.bottomline import bottom_line, stored_rows
 ctx = nb.start("99_index", globals())
 records = [r for r in nb.load_verdicts(ctx.profile) if r["notebook"] != "99_index"]
 
-rows = [{"notebook": r["notebook"], "volatile": r.get("volatile", False), **row}
+# whether each record's runs are still those in the store (a retrained run gets a new key)
+runs_state = {r["notebook"]: nb.record_runs(r, ctx.runs_dir) for r in records}
+rows = [{"notebook": r["notebook"], "volatile": r.get("volatile", False),
+         "runs": runs_state[r["notebook"]].split(":")[0].split(" (")[0], **row}
         for r in records for row in r["rows"]]
-index = pd.DataFrame(rows, columns=["notebook", "volatile", "claim", "measure", "reference",
-                                    "ours", "verdict", "why"])
+index = pd.DataFrame(rows, columns=["notebook", "volatile", "runs", "claim", "measure",
+                                    "reference", "ours", "verdict", "why"])
 stable = index[~index["volatile"]]
 
 # %% [markdown]
@@ -43,9 +46,20 @@ stable = index[~index["volatile"]]
 # %%
 Markdown(bottom_line(stored_rows(records), ctx.profile))
 
+# %% [markdown]
+# Where each notebook's verdicts come from. `runs`: whether the runs a notebook read are still
+# the ones in the store; a *stale* notebook's verdicts describe models that were retrained or
+# removed since it was rendered, and need a re-render (its rows say so in the tables below).
+
 # %% tags=["nbval-ignore-output"]
 pd.DataFrame([{"notebook": r["notebook"], "hardware": r["hardware"], "seconds": r["seconds"],
-               "finished": r["finished"], "seeds": r["seeds"]} for r in records])
+               "finished": r["finished"], "seeds": r["seeds"],
+               "runs": runs_state[r["notebook"]]} for r in records])
+
+# %%
+off = {k: v for k, v in runs_state.items() if v != "current"}
+print("\n".join(f"{k}: {v}" for k, v in off.items()) if off
+      else "every notebook's verdicts come from the runs now in the store")
 
 # %% [markdown]
 # ## Verdicts
@@ -54,7 +68,8 @@ pd.DataFrame([{"notebook": r["notebook"], "hardware": r["hardware"], "seconds": 
 if index.empty:
     print(f"no stored verdicts for profile {ctx.profile}: run the other notebooks first")
 else:
-    display(Markdown(stable[["notebook", "claim", "ours", "verdict"]].to_markdown(index=False)))
+    display(Markdown(stable[["notebook", "claim", "ours", "verdict", "runs"]]
+                     .to_markdown(index=False)))
 
 # %% [markdown]
 # Verdicts that rest on timings (06: they vary from one execution to the next, so re-execution
