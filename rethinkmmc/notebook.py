@@ -325,21 +325,21 @@ def load_verdicts(profile: str, verdicts_dir: str | Path | None = None) -> list[
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
-def record_runs(record: dict, runs_dir: str | Path | None = None) -> str:
+def record_runs(record: dict, runs_dir: str | Path | None = None) -> tuple[str, str]:
     """Whether the runs a stored verdict record was computed from (its ``runs``, the keys
-    :meth:`Context.runs` handed out) are still in the store: "current"; "stale: k of m runs
-    gone ..." when a run was retrained under another key or removed since (the verdicts then
-    describe models the store no longer has: re-render that notebook); "not recorded" for
-    records written before they named their runs."""
+    :meth:`Context.runs` handed out) are still in the store, as (state, the state in words):
+    "current"; "stale" when a run was retrained under another key or removed since (the
+    verdicts then describe models the store no longer has: re-render that notebook); "not
+    recorded" for records written before they named their runs."""
     keys = record.get("runs")
     if keys is None:
-        return "not recorded (rendered before verdict records named their runs)"
+        return "not recorded", "not recorded (rendered before verdict records named their runs)"
     root = Path(runs_dir or default_runs_dir()) / record["profile"]
     gone = [k for k in keys if not (root / k / "metrics.json").is_file()]
     if not gone:
-        return "current"
-    return (f"stale: {len(gone)} of {len(keys)} runs gone from the store ({', '.join(gone[:3])}"
-            f"{', ...' if len(gone) > 3 else ''}): re-render it")
+        return "current", "current"
+    return "stale", (f"stale: {len(gone)} of {len(keys)} runs gone from the store "
+                     f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}): re-render it")
 
 
 def show_table(df: pd.DataFrame, digits: int = 3):

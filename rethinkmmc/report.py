@@ -127,10 +127,11 @@ def plan_runs(profile: str, parameters: dict[str, Any] | None = None, name: str 
     from .experiments import GROUPS, plan, seeded_plan  # noqa: PLC0415
     from .notebook import check_parameters  # noqa: PLC0415
 
-    given = {k: v for k, v in (parameters or {}).items() if k in ("seeds", "overrides")}
+    parameters = parameters or {}
+    given = {k: v for k, v in parameters.items() if k in ("seeds", "overrides")}
     common = check_parameters(name, {**given, "profile": profile}, {})
     # notebook 02's cifar_at=False leaves the adversarially trained CIFAR-10 runs out
-    groups = [g for g in GROUPS if g != "cifar_at" or (parameters or {}).get("cifar_at", True)]
+    groups = [g for g in GROUPS if g != "cifar_at" or parameters.get("cifar_at", True)]
     cfgs = [c for s in common["seeds"]
             for c in plan(profile, groups, seed=s, **common["overrides"])]
     if "seeds" not in given:  # the profile's own seeds for some notebooks (experiments.SEEDS)

@@ -76,11 +76,11 @@ def test_verdict_records_name_their_runs_and_go_stale_without_them(tmp_path, mon
     ctx.save_verdicts(V.verdict_table([V.Verdict("c", "m", "r", "o", V.HOLDS, "w")]))
     rec = nb.load_verdicts("smoke")[0]
     assert rec["runs"] == sorted(r.key for r in got.values()) and len(rec["runs"]) == 2
-    assert nb.record_runs(rec) == "current"
-    empty = tmp_path / "elsewhere"
-    assert nb.record_runs(rec, empty).startswith("stale: 2 of 2 runs gone from the store")
-    assert nb.record_runs({k: v for k, v in rec.items() if k != "runs"}).startswith(
-        "not recorded")
+    assert nb.record_runs(rec) == ("current", "current")
+    state, words = nb.record_runs(rec, tmp_path / "elsewhere")
+    assert state == "stale" and words.startswith("stale: 2 of 2 runs gone from the store")
+    state, words = nb.record_runs({k: v for k, v in rec.items() if k != "runs"})
+    assert state == "not recorded" and words.startswith("not recorded")
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -210,8 +210,8 @@ def test_quick_gives_three_seeds_to_the_mnist_only_notebooks_unless_seeds_are_gi
         {c.key() for c in E.plan("quick")}
     assert {c.key() for c in plan_runs("smoke")} == {c.key() for c in E.plan("smoke")}
     # 02's cifar_at=False: the plan leaves out the adversarially trained CIFAR-10 runs only
-    left = {c.key() for c in plan_runs("quick")} - {c.key() for c in plan_runs("quick",
-                                                                                {"cifar_at": False})}
+    without = plan_runs("quick", {"cifar_at": False})
+    left = {c.key() for c in plan_runs("quick")} - {c.key() for c in without}
     assert left == {c.key() for c in E.configs("quick", "cifar_at").values()} and len(left) == 2
 
     import papermill

@@ -28,10 +28,11 @@ from rethinkmmc.bottomline import bottom_line, stored_rows
 ctx = nb.start("99_index", globals())
 records = [r for r in nb.load_verdicts(ctx.profile) if r["notebook"] != "99_index"]
 
-# whether each record's runs are still those in the store (a retrained run gets a new key)
+# whether each record's runs are still those in the store (a retrained run gets a new key):
+# notebook -> (state, the state in words)
 runs_state = {r["notebook"]: nb.record_runs(r, ctx.runs_dir) for r in records}
 rows = [{"notebook": r["notebook"], "volatile": r.get("volatile", False),
-         "runs": runs_state[r["notebook"]].split(":")[0].split(" (")[0], **row}
+         "runs": runs_state[r["notebook"]][0], **row}
         for r in records for row in r["rows"]]
 index = pd.DataFrame(rows, columns=["notebook", "volatile", "runs", "claim", "measure",
                                     "reference", "ours", "verdict", "why"])
@@ -54,10 +55,10 @@ Markdown(bottom_line(stored_rows(records), ctx.profile))
 # %% tags=["nbval-ignore-output"]
 pd.DataFrame([{"notebook": r["notebook"], "hardware": r["hardware"], "seconds": r["seconds"],
                "finished": r["finished"], "seeds": r["seeds"],
-               "runs": runs_state[r["notebook"]]} for r in records])
+               "runs": runs_state[r["notebook"]][1]} for r in records])
 
 # %%
-off = {k: v for k, v in runs_state.items() if v != "current"}
+off = {k: words for k, (state, words) in runs_state.items() if state != "current"}
 print("\n".join(f"{k}: {v}" for k, v in off.items()) if off
       else "every notebook's verdicts come from the runs now in the store")
 

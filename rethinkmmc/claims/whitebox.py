@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import verdicts as V
 from ..attacks import CW
+from ..bottomline import PAPER, VS_AT, VS_SCE
 from ..evaluate import eps_label, wilson_rate
 from ..experiments import PULL, Settings
 from ..suites import adaptive_objective, attack_table, claim1_eval, paper_whitebox, strongest
@@ -332,18 +333,16 @@ def claim1_verdicts(strong: pd.DataFrame, n: int) -> list[V.Verdict]:
                    + ("within or above" if d.verdict == V.HOLDS else "below")
                    + f" the paper attack's interval {pci[0]:.3f}-{pci[1]:.3f}")
             rows.append(V.Verdict(
-                f"The paper's attack measures MMC's robustness ({ds}, {label})",
+                f"{PAPER} ({ds}, {label})",
                 f"MMC-10: PGD-10 CE vs worst case of the strong cascade, n={n}",
                 OUTSIDE["MMC-10"], f"paper attack {p:.3f} vs worst case {w:.3f}",
                 d.verdict, why, d.margin))
         if {"MMC-10", "SCE"} <= have:
-            rows.append(versus(f"MMC is more robust than SCE under the strongest attacks "
-                               f"({ds}, {label})", f"worst case of the strong cascade, n={n}",
-                               OUTSIDE["MMC-10"], worst("MMC-10"), worst("SCE"),
-                               ("MMC", "SCE")))
+            rows.append(versus(f"{VS_SCE} ({ds}, {label})",
+                               f"worst case of the strong cascade, n={n}", OUTSIDE["MMC-10"],
+                               worst("MMC-10"), worst("SCE"), ("MMC", "SCE")))
         if {"AT-MMC-10", "AT-SCE"} <= have:
-            claim = (f"AT-MMC is more robust than AT-SCE under the strongest attacks "
-                     f"({ds}, {label})")
+            claim = f"{VS_AT} ({ds}, {label})"
             measure = f"worst case of the strong cascade, n={n}"
             trained = float(lookup(g, run="AT-MMC-10", attack="worst case")["trained_eps"])
             if e > trained * 1.05:  # 8/256 vs 8/255 is the same budget
@@ -372,8 +371,7 @@ def left_out_verdicts(S: Settings, n: int) -> list[V.Verdict]:
     table, 99 and the bottom line show the gap instead of silently losing the rows."""
     if not (S.cifar and S.eps_cifar):
         return []
-    return [V.Verdict(f"AT-MMC is more robust than AT-SCE under the strongest attacks "
-                      f"({S.cifar}, {eps_label(e)})", f"worst case of the strong cascade, n={n}",
+    return [V.Verdict(f"{VS_AT} ({S.cifar}, {eps_label(e)})",
+                      f"worst case of the strong cascade, n={n}",
                       OUTSIDE["AT-MMC-10"], "not evaluated", V.OPEN, LEFT_OUT, math.nan)
             for e in S.eps_cifar]
-
