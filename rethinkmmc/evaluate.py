@@ -31,11 +31,12 @@ from .attacks.base import Attack
 from .stats import wilson
 from .data import stratified_subset
 from .runs import Run, atomic_write_json
-from .speed import Speed, attacker_and_judge
+from .speed import Speed, attack_speed, attacker_and_judge
 from .torchutil import default_device, eval_mode, predict
 
 __all__ = ["evaluate", "points", "worst_case", "eps_label", "wilson", "wilson_rate",
-           "select_points", "EVAL_VERSION", "attack_flags", "points_checksum", "flag_string"]
+           "select_points", "EVAL_VERSION", "attack_flags", "points_checksum", "flag_string",
+           "missing_records"]
 
 # Bump when a change to an attack or to this module changes stored results. 2: per-example
 # random streams (attacks/streams.py), so that results no longer depend on the batch size.
@@ -265,6 +266,29 @@ def points(run: Run, n: int | None = None, seed: int = 0, how: str = "stratified
     `how` (from `data`, else the run's test split): for setting a peer's attack beside ours on
     exactly the same points."""
     return _model_and_data(run, data, n, seed, how)[3:]
+
+
+def missing_records(run: Run, attacks: Attack | Sequence[Attack], n: int | None = None,
+                    seed: int = 0, how: str = "stratified", cascade: bool = False,
+                    speed: Speed | str | None = None) -> list[str]:
+    """The names of the attacks whose records :func:`evaluate` (same arguments) would have to
+    compute for `run`: those not in its store, or stored but incomplete or damaged. Empty when
+    the whole evaluation can be read back. Nothing is attacked, so a report can show what is
+    stored and say what is not (notebook 02's ``cascade_stored``)."""
+    attacks = [attacks] if isinstance(attacks, Attack) else list(attacks)
+    _, _, model_id, x, y = _model_and_data(run, None, n, seed, how)
+    points = {"n": len(y), "seed": seed, "how": how, "checksum": points_checksum(x, y)}
+    trunk = "bf16" if attack_speed(speed).bf16 else None
+    out, earlier = [], []
+    for attack in attacks:
+        key, ident = _key(attack, model_id, points, earlier if cascade else (), trunk)
+        path = _store_path(run, None, key)
+        rec = _stored_record(path, as_stored(ident), len(y)) if path.exists() else None
+        if not (rec and rec.get("complete")):
+            out.append(attack.name)
+        if cascade:
+            earlier.append(key)
+    return out
 
 
 def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],

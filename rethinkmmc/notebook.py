@@ -104,7 +104,7 @@ def _check(name: str, value: Any, default: Any, nb: str) -> Any:
 # Each notebook's own parameters beside COMMON, with their defaults: one declaration, read by
 # `start` inside the notebook and by `rethinkmmc report` before any kernel starts.
 EXTRA: dict[str, dict[str, Any]] = {
-    "01_centers": {}, "02_whitebox": {"n": None, "cifar_at": True}, "03_blackbox": {"n": None},
+    "01_centers": {}, "02_whitebox": {"n": None, "cifar_at": True, "cascade_stored": False}, "03_blackbox": {"n": None},
     "04_corruptions": {"n": None}, "05_uncertainty": {"n": None},
     "06_cost": {"batches": None, "repeats": None}, "07_density": {}, "08_features": {"n": None},
     "09_remark3": {}, "10_cmm_sweep": {}, "11_hmmc": {"dataset": None}, "99_index": {},

@@ -181,6 +181,49 @@ def test_left_out_cifar_at_rows_are_inconclusive_and_say_why():
     assert "cifar10, 8/255 (not evaluated)" in text
 
 
+def test_gap_rows_replace_the_rows_a_left_out_cascade_would_give():
+    """02 with cascade_stored=True: where a run's cascade at a budget is not stored, the rows
+    that need it read inconclusive and name it; the rows at that budget that do not need it,
+    and every row at a wholly stored budget, are decided from the data as before."""
+    import dataclasses
+    from rethinkmmc.bottomline import bottom_line
+    d = strong_rows()
+    e = 8 / 256
+    # the cascade of MMC-10 and AT-SCE at 8/256 was left out of the render
+    stored = d[~((d["eps"] == e) & d["run"].isin(["MMC-10", "AT-SCE"]))]
+    gaps = [{"dataset": "mnist", "eps": e, "eps_label": f"{e:g}", "run": k,
+             "missing": "apgd_t, square"} for k in ("MMC-10", "AT-SCE")]
+    decided = whitebox.claim1_verdicts(stored, 500)
+    left = whitebox.gap_verdicts(gaps, 500)
+    # at 8/256 no decided row needs MMC-10 or AT-SCE; at 0.1 all three rows stay
+    assert [r.claim for r in decided if r.claim.endswith(f"{e:g})")] == []
+    assert len([r for r in decided if r.claim.endswith("0.1)")]) == 3
+    assert [r.claim for r in left] == [f"{c} (mnist, {e:g})" for c in (
+        "The paper's attack measures MMC's robustness",
+        "MMC is more robust than SCE under the strongest attacks",
+        "AT-MMC is more robust than AT-SCE under the strongest attacks")]
+    assert all(r.verdict == V.OPEN and r.ours == "not evaluated" and "cascade_stored=True"
+               in r.why for r in left)
+    assert "of MMC-10 at" in left[0].why and "of AT-SCE at" in left[2].why
+    # only SCE left out: only the row that compares with SCE is affected
+    only_sce = whitebox.gap_verdicts([{**gaps[0], "run": "SCE"}], 500)
+    assert [r.claim.split(" (")[0] for r in only_sce] == [
+        "MMC is more robust than SCE under the strongest attacks"]
+    text = bottom_line([dataclasses.asdict(v) for v in decided + left], "quick")
+    assert "overstates MMC's robustness at 1 of 1 budgets tested" in text
+    assert f"not evaluated at this render: mnist, {e:g}." in text
+    assert "stays within" not in text
+
+
+def test_gap_table_lists_each_left_out_run_per_seed():
+    g = {"dataset": "mnist", "eps": 0.1, "eps_label": "0.1", "run": "SCE", "missing": "square"}
+    t = whitebox.gap_table({0: [g], 1: []})
+    assert t.to_dict(orient="records") == [{"seed": 0, "dataset": "mnist", "eps_label": "0.1",
+                                            "run": "SCE", "missing": "square"}]
+    assert list(whitebox.gap_table({0: []}).columns) == ["seed", "dataset", "eps_label", "run",
+                                                         "missing"]
+
+
 def test_label_attacks_names_rows_and_keeps_the_method():
     res = pd.DataFrame({"attack": ["pgd", "fgsm", "worst-case", "pgd"], "steps": [10, 1, 0, 10],
                         "targeted": [False, False, False, True],
@@ -397,7 +440,7 @@ def test_bottom_line_says_what_the_verdicts_say():
     from rethinkmmc.bottomline import bottom_line
     rows = [dataclasses.asdict(v) for v in whitebox.claim1_verdicts(strong_rows(), 500)]
     text = bottom_line(rows, "quick")
-    assert "overstates MMC's robustness at 2 of 2 budgets" in text
+    assert "overstates MMC's robustness at 2 of 2 budgets tested" in text
     assert "mnist, 0.1: 0.950 under the paper's attack, 0.390 in the worst case" in text
     assert "MMC's advantage holds at mnist, 0.1 (MMC 0.390 vs SCE 0.000)" in text
     assert "and is inconclusive at this profile at mnist, 0.1 (AT-MMC 0.600 vs AT-SCE 0.500)" \

@@ -142,3 +142,32 @@ def test_a_targeted_call_draws_the_same_target_and_start_inside_and_outside(digi
     target = pgd.targets(run.model, x, y, ids)
     assert (target != y).all()
     assert torch.equal(pgd(run.model, x, y, ids=ids), pgd(run.model, x, y, target, ids))
+
+
+def test_missing_records_names_what_a_cascade_would_compute(digits_runs, tmp_path):
+    """missing_records attacks nothing and names exactly the stages evaluate would compute:
+    all before, none after, the later ones after a cut-off cascade, and a damaged record."""
+    import shutil
+    from rethinkmmc.evaluate import missing_records
+    from rethinkmmc.runs import load_run
+    src = digits_runs["sce"].path
+    run = load_run(shutil.copytree(src, tmp_path / src.name))
+    shutil.rmtree(run.path / "evaluations", ignore_errors=True)
+    stages = [PGD(0.1, steps=3), FGSM(0.1), PGD(0.1, steps=3, objective="cw")]
+    assert missing_records(run, stages, n=60, cascade=True) == ["pgd", "fgsm", "pgd"]
+    evaluate(run, stages[:2], n=60, cascade=True, progress=False)
+    # the third stage's record is keyed on the first two: it alone is missing
+    assert missing_records(run, stages, n=60, cascade=True) == ["pgd"]
+    # the same attacks outside a cascade are other records (the first one is shared)
+    assert missing_records(run, stages, n=60) == ["fgsm", "pgd"]
+    # other points are other records
+    assert missing_records(run, stages[:1], n=50, cascade=True) == ["pgd"]
+    evaluate(run, stages, n=60, cascade=True, progress=False)
+    assert missing_records(run, stages, n=60, cascade=True) == []
+    # a damaged record counts as missing (evaluate would recompute it)
+    fgsm = next((run.path / "evaluations").glob("fgsm-*.json"))
+    rec = json.loads(fgsm.read_text())
+    rec["robust"][0] = 1 - rec["robust"][0]
+    fgsm.write_text(json.dumps(rec))
+    with pytest.warns(UserWarning, match="damaged"):
+        assert missing_records(run, stages, n=60, cascade=True) == ["fgsm"]

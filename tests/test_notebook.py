@@ -40,10 +40,11 @@ def test_start_accepts_defaults_and_extra_parameters(tmp_path):
     (dict(data_root="/no/such/dir"), ["data_root", "not a directory"]),
     (dict(n="many"), ["n='many'", "int"]),
     (dict(cifar_at="no"), ["cifar_at='no'", "bool"]),
+    (dict(cascade_stored=1), ["cascade_stored=1", "bool"]),
 ])
 def test_start_names_bad_parameters(given, words):
     with pytest.raises(nb.ParameterError) as e:
-        nb.start("02_whitebox", ns(**given), n=100, cifar_at=True)
+        nb.start("02_whitebox", ns(**given), n=100, cifar_at=True, cascade_stored=False)
     for w in words:
         assert w in str(e.value)
 

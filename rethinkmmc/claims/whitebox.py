@@ -22,6 +22,7 @@ __all__ = ["MAIN", "clean_table", "full_suite", "light_suite", "attack_results",
            "ordering_rows", "cifar_results", "verdicts", "strong_results",
            "claim1_results", "cascade_names", "strong_size", "cascade_figure",
            "cascade_pivot", "claim1_verdicts", "left_out_verdicts", "ablation_table",
+           "cascade_gaps", "gap_verdicts", "gap_table",
            "OUTSIDE", "CASCADE", "LEFT_OUT"]
 
 MAIN = ["SCE", "MMC-10", "AT-SCE", "AT-MMC-10"]  # the runs every attack meets
@@ -198,23 +199,25 @@ OUTSIDE = {"MMC-10": "independent PyTorch MMC, CIFAR-10 8/255: PGD-10 84.71%, Au
 
 
 def strong_results(runs: dict, eps_list, n: int, seed: int, dataset: str,
-                   progress=None, **suite) -> pd.DataFrame:
+                   progress=None, skip=(), **suite) -> pd.DataFrame:
     """Claim 1's strong cascade (`suites.claim1_eval`; `suite` sets its size: steps, targets,
     square_queries, SPSA's) on each CASCADE run present in `runs` (MAIN and the pull
-    ablation), at every eps of `eps_list`: one row per stage and run with the robust accuracy
-    after it (``stage`` 1 is the paper's attack; the ``worst case`` row is the last stage), a
-    readable ``attack`` name, the ``dataset`` and each run's adversarial-training eps."""
+    ablation), at every eps of `eps_list` but the (run, eps) pairs in `skip`: one row per
+    stage and run with the robust accuracy after it (``stage`` 1 is the paper's attack; the
+    ``worst case`` row is the last stage), a readable ``attack`` name, the ``dataset`` and each
+    run's adversarial-training eps. Empty where every pair is skipped."""
     frames = []
     for name in CASCADE:
-        if name not in runs:
+        todo = [e for e in eps_list if (name, e) not in set(skip)]
+        if name not in runs or not todo:
             continue
         r = runs[name]
-        df = claim1_eval(r, eps_list, n=n, seed=seed, progress=progress, **suite)
+        df = claim1_eval(r, todo, n=n, seed=seed, progress=progress, **suite)
         df.insert(0, "run", name)
         df["dataset"] = dataset
         df["trained_eps"] = r.config.adv_eps if r.config.adv_train else float("nan")
         frames.append(df)
-    return cascade_names(pd.concat(frames, ignore_index=True))
+    return cascade_names(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
 
 
 def cascade_names(frame: pd.DataFrame) -> pd.DataFrame:
@@ -241,16 +244,48 @@ _SHORT = {1: "PGD-10 CE (paper)", 2: "PGD-50 adaptive", 3: "APGD margin", 4: "AP
 
 
 def claim1_results(runs: dict, cifar_runs: dict | None, S: Settings, n: int, seed: int,
-                   progress=None) -> pd.DataFrame:
+                   progress=None, gaps=()) -> pd.DataFrame:
     """The strong cascade at the profile's size (`S.strong`): the main runs at `S.eps_strong`
     and, where the profile has them apart from its main set, the CIFAR-10 runs (`cifar_runs`)
-    at `S.eps_cifar`."""
-    size = dict(S.strong, spsa_steps=S.spsa_steps, spsa_samples=S.spsa_samples)
-    frames = [strong_results(runs, S.eps_strong, n, seed, S.dataset, progress, **size)]
+    at `S.eps_cifar`; the (dataset, eps, run) of `gaps` (:func:`cascade_gaps`) left out."""
+    size = _size(S)
+    skip = {(g["dataset"], g["run"], g["eps"]) for g in gaps}
+    frames = [strong_results(runs, S.eps_strong, n, seed, S.dataset, progress,
+                             skip={(k, e) for d, k, e in skip if d == S.dataset}, **size)]
     if cifar_runs and S.eps_cifar:
         frames.append(strong_results(cifar_runs, S.eps_cifar, n, seed, S.cifar, progress,
+                                     skip={(k, e) for d, k, e in skip if d == S.cifar},
                                      **size))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([f for f in frames if len(f)], ignore_index=True)
+
+
+def _size(S: Settings) -> dict:
+    return dict(S.strong, spsa_steps=S.spsa_steps, spsa_samples=S.spsa_samples)
+
+
+def cascade_gaps(runs: dict, cifar_runs: dict | None, S: Settings, n: int,
+                 seed: int) -> list[dict]:
+    """The (dataset, eps, run) of :func:`claim1_results` whose cascade is not wholly in the
+    store, each with the stages it lacks (``missing``). Nothing is attacked: notebook 02 with
+    ``cascade_stored=True`` renders what is stored and names the rest, where computing it would
+    take longer than the render may (an hour per run and budget on a 2-core CPU where most
+    points survive every stage)."""
+    from ..evaluate import missing_records  # noqa: PLC0415
+    from ..suites import strong_suite  # noqa: PLC0415
+
+    out = []
+    for ds, group, eps_list in ((S.dataset, runs, S.eps_strong),
+                                (S.cifar, cifar_runs or {}, S.eps_cifar if cifar_runs else ())):
+        for e in eps_list:
+            for k in CASCADE:
+                if k in group:
+                    miss = missing_records(group[k], strong_suite(e, group[k], seed=seed,
+                                                                  **_size(S)),
+                                           n=n, seed=seed, cascade=True)
+                    if miss:
+                        out.append({"dataset": ds, "eps": e, "eps_label": eps_label(e),
+                                    "run": k, "missing": ", ".join(miss)})
+    return out
 
 
 def strong_size(S: Settings) -> str:
@@ -315,12 +350,12 @@ def claim1_verdicts(strong: pd.DataFrame, n: int) -> list[V.Verdict]:
     (c) "AT-MMC is more robust than AT-SCE under the strongest attacks", likewise; where the
         runs were adversarially trained at a smaller eps than attacked, inconclusive at this
         profile, with that reason.
-    Rows whose runs are absent are left out.
+    Rows whose runs are absent at that (dataset, eps) are left out (:func:`gap_verdicts`).
     """
     rows = []
-    have = set(strong["run"])
     for (ds, e), g in strong.groupby(["dataset", "eps"], sort=False):
         label = g["eps_label"].iloc[0]
+        have = set(g["run"])
 
         def worst(run):
             return estimate(g, run=run, attack="worst case")
@@ -375,3 +410,33 @@ def left_out_verdicts(S: Settings, n: int) -> list[V.Verdict]:
                       f"worst case of the strong cascade, n={n}",
                       OUTSIDE["AT-MMC-10"], "not evaluated", V.OPEN, LEFT_OUT, math.nan)
             for e in S.eps_cifar]
+
+
+def gap_verdicts(gaps: list[dict], n: int) -> list[V.Verdict]:
+    """Claim 1's rows (a)-(c) that :func:`claim1_verdicts` could not give because a run's
+    cascade at that (dataset, eps) was left out of the render (:func:`cascade_gaps`):
+    inconclusive at this profile, naming the runs, so that 99 and the bottom line show the gap
+    instead of silently losing the rows."""
+    rows = []
+    where = {}
+    for g in gaps:
+        where.setdefault((g["dataset"], g["eps_label"]), set()).add(g["run"])
+    for (ds, label), absent in where.items():
+        for claim, needs in ((PAPER, ["MMC-10"]), (VS_SCE, ["MMC-10", "SCE"]),
+                             (VS_AT, ["AT-MMC-10", "AT-SCE"])):
+            lacking = [k for k in needs if k in absent]
+            if lacking:
+                rows.append(V.Verdict(
+                    f"{claim} ({ds}, {label})", f"worst case of the strong cascade, n={n}",
+                    OUTSIDE["AT-MMC-10" if claim == VS_AT else "MMC-10"], "not evaluated",
+                    V.OPEN, f"not evaluated in this render: the strong cascade of "
+                    f"{' and '.join(lacking)} at {label} is not in the store (parameter "
+                    "cascade_stored=True renders the stored stages only)", math.nan))
+    return rows
+
+
+def gap_table(gaps: dict[int, list[dict]]) -> pd.DataFrame:
+    """seed -> :func:`cascade_gaps`, as one table: what a ``cascade_stored`` render left out."""
+    rows = [{"seed": s, **{k: g[k] for k in ("dataset", "eps_label", "run", "missing")}}
+            for s, gs in gaps.items() for g in gs]
+    return pd.DataFrame(rows, columns=["seed", "dataset", "eps_label", "run", "missing"])
