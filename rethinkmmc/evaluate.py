@@ -149,7 +149,9 @@ def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
         rec = {"ident": ident, "n": n, "done": 0, "robust": [], "target_hit": [], "dist": [],
                "seconds": 0.0, "complete": False}
     todo = range(rec["done"], n, batch_size)
-    for start in (progress(todo) if progress else todo):
+    # no bar for a record read whole from the store: a rendered report would show one empty
+    # "0it" bar per stored stage
+    for start in (progress(todo) if progress and len(todo) else todo):
         t0 = time.perf_counter()
         xb, yb, ok = x[start:start + batch_size], y[start:start + batch_size], clean_ok[start:start + batch_size]
         robust = torch.zeros(len(yb), dtype=torch.bool, device=yb.device)

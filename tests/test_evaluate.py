@@ -171,3 +171,21 @@ def test_missing_records_names_what_a_cascade_would_compute(digits_runs, tmp_pat
     fgsm.write_text(json.dumps(rec))
     with pytest.warns(UserWarning, match="damaged"):
         assert missing_records(run, stages, n=60, cascade=True) == ["fgsm"]
+
+
+def test_a_record_read_whole_from_the_store_shows_no_progress_bar(digits_runs, tmp_path):
+    """A rendered report would otherwise show one empty bar per stored stage."""
+    import torch
+    from rethinkmmc.evaluate import attack_flags
+    run = digits_runs["sce"]
+    x, y = run.test_set()
+    x, y = x[:40], y[:40]
+    bars = []
+
+    def bar(it):
+        bars.append(len(it))
+        return it
+    path, ok = tmp_path / "pgd.json", torch.ones(40, dtype=torch.bool)
+    first = attack_flags(run.model, PGD(0.1, steps=2), x, y, ok, 20, path, {"k": 1}, bar)
+    again = attack_flags(run.model, PGD(0.1, steps=2), x, y, ok, 20, path, {"k": 1}, bar)
+    assert bars == [2] and again["robust"] == first["robust"]
