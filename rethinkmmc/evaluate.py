@@ -134,6 +134,19 @@ def _key(attack: Attack, model_id: str, points: dict,
     return record_name(attack.name, ident), ident
 
 
+def _stage_keys(attacks: Sequence[Attack], model_id: str, x: torch.Tensor, y: torch.Tensor,
+                seed: int, how: str, cascade: bool, trunk: str | None):
+    """(attack, record name, identity) for each attack run on the points (x, y): the one
+    place that says what a record's identity holds, shared by :func:`evaluate` and
+    :func:`missing_records` so the two can never disagree on what is stored."""
+    points = {"n": len(y), "seed": seed, "how": how, "checksum": points_checksum(x, y)}
+    earlier: list[str] = []
+    for attack in attacks:
+        key, ident = _key(attack, model_id, points, tuple(earlier) if cascade else (), trunk)
+        yield attack, key, ident
+        earlier.append(key)
+
+
 def attack_flags(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Tensor,
                  clean_ok: torch.Tensor, batch_size: int = 500, path: Path | None = None,
                  ident: dict | None = None, progress=None, judge: nn.Module | None = None) -> dict:
@@ -279,17 +292,13 @@ def missing_records(run: Run, attacks: Attack | Sequence[Attack], n: int | None 
     stored and say what is not (notebook 02's ``cascade_stored``)."""
     attacks = [attacks] if isinstance(attacks, Attack) else list(attacks)
     _, _, model_id, x, y = _model_and_data(run, None, n, seed, how)
-    points = {"n": len(y), "seed": seed, "how": how, "checksum": points_checksum(x, y)}
     trunk = "bf16" if attack_speed(speed).bf16 else None
-    out, earlier = [], []
-    for attack in attacks:
-        key, ident = _key(attack, model_id, points, earlier if cascade else (), trunk)
+    out = []
+    for attack, key, ident in _stage_keys(attacks, model_id, x, y, seed, how, cascade, trunk):
         path = _store_path(run, None, key)
         rec = _stored_record(path, as_stored(ident), len(y)) if path.exists() else None
         if not (rec and rec.get("complete")):
             out.append(attack.name)
-        if cascade:
-            earlier.append(key)
     return out
 
 
@@ -319,14 +328,13 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
     device = default_device(device)
     model, judge = attacker_and_judge(model.to(device), speed)
     x, y = x.to(device), y.to(device)
-    points = {"n": len(y), "seed": seed, "how": how, "checksum": points_checksum(x, y)}
     clean_ok = predict(judge, x, batch_size) == y
-    rows, flags, earlier = [], [], []
+    rows, flags = [], []
     active = clean_ok
+    trunk = "bf16" if getattr(model, "amp_dtype", None) else None
     with eval_mode(model):
-        for attack in attacks:
-            key, ident = _key(attack, model_id, points, earlier if cascade else (),
-                              "bf16" if getattr(model, "amp_dtype", None) else None)
+        for stage, (attack, key, ident) in enumerate(
+                _stage_keys(attacks, model_id, x, y, seed, how, cascade, trunk), 1):
             path = _store_path(run, Path(store_dir) if store_dir else None, key) if store else None
             bar = (lambda it: tqdm(it, desc=f"{model_id} {attack.name}", leave=False,
                                    disable=None if progress is None else not progress))
@@ -334,9 +342,8 @@ def evaluate(run_or_model: Run | nn.Module, attacks: Attack | Sequence[Attack],
             rows.append(_row(attack, rec, clean_ok, model_id))
             flags.append(torch.tensor(rec["robust"], dtype=torch.bool))
             if cascade:
-                earlier.append(key)
                 active = flags[-1].to(clean_ok.device) & active
-                rows[-1]["stage"] = len(earlier)
+                rows[-1]["stage"] = stage
     df = pd.DataFrame(rows)
     if worst and len(attacks) > 1:
         df = pd.concat([df, _worst_rows(df, flags, clean_ok, model_id)], ignore_index=True)

@@ -189,9 +189,9 @@ else:
 
 # %%
 left_out = [] if cifar_at else W.left_out_verdicts(S, N)
-verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: W.claim1_verdicts(
-    at_seed(strong, s), N) + W.gap_verdicts(gaps[s], N) + left_out + W.verdicts(at_seed(res, s), at_seed(clean, s),
-                                                   at_seed(cifar, s), S, N)))
+verdict = ctx.save_verdicts(ctx.seed_verdicts(lambda s: (
+    W.claim1_verdicts(at_seed(strong, s), N) + W.gap_verdicts(gaps[s], N) + left_out
+    + W.verdicts(at_seed(res, s), at_seed(clean, s), at_seed(cifar, s), S, N))))
 verdict
 
 # %% tags=["nbval-ignore-output"]

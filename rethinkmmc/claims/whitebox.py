@@ -206,9 +206,9 @@ def strong_results(runs: dict, eps_list, n: int, seed: int, dataset: str,
     stage and run with the robust accuracy after it (``stage`` 1 is the paper's attack; the
     ``worst case`` row is the last stage), a readable ``attack`` name, the ``dataset`` and each
     run's adversarial-training eps. Empty where every pair is skipped."""
-    frames = []
+    frames, skip = [], set(skip)
     for name in CASCADE:
-        todo = [e for e in eps_list if (name, e) not in set(skip)]
+        todo = [e for e in eps_list if (name, e) not in skip]
         if name not in runs or not todo:
             continue
         r = runs[name]
@@ -248,14 +248,13 @@ def claim1_results(runs: dict, cifar_runs: dict | None, S: Settings, n: int, see
     """The strong cascade at the profile's size (`S.strong`): the main runs at `S.eps_strong`
     and, where the profile has them apart from its main set, the CIFAR-10 runs (`cifar_runs`)
     at `S.eps_cifar`; the (dataset, eps, run) of `gaps` (:func:`cascade_gaps`) left out."""
-    size = _size(S)
-    skip = {(g["dataset"], g["run"], g["eps"]) for g in gaps}
-    frames = [strong_results(runs, S.eps_strong, n, seed, S.dataset, progress,
-                             skip={(k, e) for d, k, e in skip if d == S.dataset}, **size)]
+    parts = [(runs, S.eps_strong, S.dataset)]
     if cifar_runs and S.eps_cifar:
-        frames.append(strong_results(cifar_runs, S.eps_cifar, n, seed, S.cifar, progress,
-                                     skip={(k, e) for d, k, e in skip if d == S.cifar},
-                                     **size))
+        parts.append((cifar_runs, S.eps_cifar, S.cifar))
+    frames = [strong_results(group, eps_list, n, seed, ds, progress,
+                             skip={(g["run"], g["eps"]) for g in gaps if g["dataset"] == ds},
+                             **_size(S))
+              for group, eps_list, ds in parts]
     return pd.concat([f for f in frames if len(f)], ignore_index=True)
 
 
