@@ -494,3 +494,29 @@ def test_hmmc_verdicts_are_paired_per_c2():
     # the same superclass results: no gain measured, none ruled out
     assert [r.verdict for r in rows] == [V.HOLDS, V.OPEN, V.FAILS, V.OPEN]
     assert "McNemar p=1.9e-06" in rows[0].why
+
+
+def test_strong_detector_aware_attack_fools_more_and_lands_nearer_a_center(digits_runs):
+    """05's APGD-T detector-aware attack: within eps and [0, 1], input untouched, at least as
+    many successes as PGD-10's pull on the same points, and (being a pull toward a center) its
+    adversarials sit nearer a center than the untargeted ones, which push away from mu_y."""
+    from rethinkmmc import analysis as A
+    from rethinkmmc.claims import uncertainty as U
+    from rethinkmmc.evaluate import select_points
+
+    run = digits_runs["mmc"]
+    x, y = select_points(*run.test_set(), 120, 0, "stratified")
+    x0, eps = x.clone(), 0.3
+    push, _, n_push = U.adversarials(run, x, y, eps, 0)
+    pull, n_ok, n_pull = U.adversarials(run, x, y, eps, 0, True)
+    strong, n_ok2, n_strong = U.adversarials(run, x, y, eps, 0, True, strong=20)
+    assert torch.equal(x, x0) and n_ok == n_ok2
+    assert n_strong >= n_pull and n_strong > 0 and len(strong) == n_strong
+    assert strong.min() >= 0 and strong.max() <= 1
+    clean = x[A.embed(run.model, x)[1].argmax(1) == y]
+    assert len(clean) == n_ok
+    # each adversarial is some clean-correct point moved by at most eps
+    gap = (strong.flatten(1)[:, None] - clean.flatten(1)[None]).abs().amax(2).min(1).values
+    assert (gap <= eps + 1e-6).all()
+    near = lambda xa: -A.scores(A.embed(run.model, xa)[1], True)["min_distance"]  # noqa: E731
+    assert np.median(near(strong)) < np.median(near(push))

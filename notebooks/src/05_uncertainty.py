@@ -28,7 +28,10 @@
 # adaptive objective untargeted (MMC: push z away from mu_y, which pushes it away from every
 # center and so inflates the distance score by construction) and a detector-aware one, targeted
 # at a random other class (MMC: pull z toward that class's center, where the distance score
-# reads it as confident; Carlini & Wagner 2017).
+# reads it as confident; Carlini & Wagner 2017). PGD-10 at that budget fools few points of a
+# model that resists it, so a third attack, APGD-T on the same pull toward the nearest other
+# center (the cascade's step count), runs at the last main eps, where notebook 02's cascade
+# leaves MMC little robustness: it tests the detector on many adversarials, not a handful.
 #
 # **Verdict rule** (95% intervals from seeded bootstraps of 200 resamples):
 # 1. *MMC's min-distance score detects out-of-distribution inputs better than SCE's
@@ -41,8 +44,8 @@
 #    inconclusive otherwise.
 # 2. *Adversarial examples are detectable by MMC's distance score*: holds when the whole
 #    interval of MMC's AUROC (clean test points vs its successful adversarials;
-#    `analysis.auroc_ci`) is >= 0.9 for both attacks; does not hold when it lies wholly below
-#    for either; inconclusive otherwise (also when no adversarial succeeded).
+#    `analysis.auroc_ci`) is >= 0.9 for all three attacks; does not hold when it lies wholly
+#    below for any; inconclusive otherwise (also when no adversarial succeeded).
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -106,8 +109,9 @@ one_seed_view(ctx.over_seeds(lambda s: U.table3(groups[s], ins[s], ctx.data_root
 # %%
 sc = {s: U.scores(groups[s], ins[s], inputs[s], S, s) for s in ctx.seeds}
 det = ctx.over_seeds(lambda s: U.detection(sc[s]))
-for kind, attr in (("untargeted", "adv_counts"), ("detector-aware", "aware_counts")):
-    print(f"successful {kind} adversarials (PGD-10) / clean-correct points: " + " | ".join(
+for kind, attr in (("PGD-10 untargeted", "adv_counts"), ("PGD-10 detector-aware", "aware_counts"),
+                   ("APGD-T detector-aware", "strong_counts")):
+    print(f"successful {kind} adversarials / clean-correct points: " + " | ".join(
         "; ".join(f"{m} {f}/{o}" for m, (o, f) in getattr(sc[s], attr).items())
         + (f" (seed {s})" if len(ctx.seeds) > 1 else "") for s in ctx.seeds))
 nb.show_table(seed_pivot(det, "out_data", ["model", "score"], "auroc"))
