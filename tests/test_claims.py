@@ -497,9 +497,10 @@ def test_hmmc_verdicts_are_paired_per_c2():
 
 
 def test_strong_detector_aware_attack_fools_more_and_lands_nearer_a_center(digits_runs):
-    """05's APGD-T detector-aware attack: within eps and [0, 1], input untouched, at least as
-    many successes as PGD-10's pull on the same points, and (being a pull toward a center) its
-    adversarials sit nearer a center than the untargeted ones, which push away from mu_y."""
+    """05's long detector-aware attack: within eps and [0, 1], input untouched, at least as
+    many successes as PGD-10's pull on the same points, and (being a pull toward a center,
+    last iterate) its adversarials sit nearer a center than PGD-10's pulled ones and the
+    untargeted ones, which push away from mu_y."""
     from rethinkmmc import analysis as A
     from rethinkmmc.claims import uncertainty as U
     from rethinkmmc.evaluate import select_points
@@ -519,4 +520,4 @@ def test_strong_detector_aware_attack_fools_more_and_lands_nearer_a_center(digit
     gap = (strong.flatten(1)[:, None] - clean.flatten(1)[None]).abs().amax(2).min(1).values
     assert (gap <= eps + 1e-6).all()
     near = lambda xa: -A.scores(A.embed(run.model, xa)[1], True)["min_distance"]  # noqa: E731
-    assert np.median(near(strong)) < np.median(near(push))
+    assert np.median(near(strong)) < min(np.median(near(push)), np.median(near(pull)))

@@ -29,9 +29,10 @@
 # center and so inflates the distance score by construction) and a detector-aware one, targeted
 # at a random other class (MMC: pull z toward that class's center, where the distance score
 # reads it as confident; Carlini & Wagner 2017). PGD-10 at that budget fools few points of a
-# model that resists it, so a third attack, APGD-T on the same pull toward the nearest other
-# center (the cascade's step count), runs at the last main eps, where notebook 02's cascade
-# leaves MMC little robustness: it tests the detector on many adversarials, not a handful.
+# model that resists it, so a third attack, the same pull with the cascade's step count (its
+# last iterate, which goes on toward the center after it crosses the boundary), runs at the
+# last main eps, where notebook 02's cascade leaves MMC little robustness: it tests the
+# detector on many adversarials, not a handful.
 #
 # **Verdict rule** (95% intervals from seeded bootstraps of 200 resamples):
 # 1. *MMC's min-distance score detects out-of-distribution inputs better than SCE's
@@ -110,7 +111,7 @@ one_seed_view(ctx.over_seeds(lambda s: U.table3(groups[s], ins[s], ctx.data_root
 sc = {s: U.scores(groups[s], ins[s], inputs[s], S, s) for s in ctx.seeds}
 det = ctx.over_seeds(lambda s: U.detection(sc[s]))
 for kind, attr in (("PGD-10 untargeted", "adv_counts"), ("PGD-10 detector-aware", "aware_counts"),
-                   ("APGD-T detector-aware", "strong_counts")):
+                   ("long-PGD detector-aware", "strong_counts")):
     print(f"successful {kind} adversarials / clean-correct points: " + " | ".join(
         "; ".join(f"{m} {f}/{o}" for m, (o, f) in getattr(sc[s], attr).items())
         + (f" (seed {s})" if len(ctx.seeds) > 1 else "") for s in ctx.seeds))
