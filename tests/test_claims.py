@@ -10,7 +10,7 @@ import torch
 from rethinkmmc import ood, plots, verdicts as V
 from rethinkmmc.claims import blackbox, cmm, density, features, hmmc, remark3, whitebox
 from rethinkmmc.claims.common import (at_seed, estimate, lookup, one_seed_view, over_seeds,
-                                      seed_pivot)
+                                      seed_pivot, seed_spread)
 from rethinkmmc.experiments import settings
 
 
@@ -52,6 +52,26 @@ def test_seed_pivot_mean_and_sd_over_seeds():
     assert list(p.columns.get_level_values(0).unique()) == ["mean", "sd"]
     assert p.loc[0.1, ("mean", "MMC-10")] == pytest.approx(0.95)
     assert p.loc[0.1, ("sd", "SCE")] == pytest.approx(0.1 / math.sqrt(2))
+
+
+def test_seed_spread_is_mean_sd_min_max_over_seeds_per_group():
+    three = over_seeds([0, 1, 2], lambda s: frame().assign(
+        robust_accuracy=frame()["robust_accuracy"] + 0.1 * s, ref=frame()["eps"] * 2))
+    t = seed_spread(three, ["run", "eps"], "robust_accuracy", keep=["ref"])
+    assert list(t.index) == [("SCE", 0.1), ("MMC-10", 0.1), ("SCE", 0.3), ("MMC-10", 0.3)]
+    r = t.loc[("MMC-10", 0.3)]
+    assert r["robust_accuracy mean"] == pytest.approx(0.6)
+    assert r["robust_accuracy sd"] == pytest.approx(0.1)   # sample sd of 0.5, 0.6, 0.7
+    assert (r["robust_accuracy min"], r["robust_accuracy max"]) == pytest.approx((0.5, 0.7))
+    assert r["seeds"] == 3 and r["ref"] == pytest.approx(0.6)
+    one = seed_spread(over_seeds([4], lambda s: frame()), "eps", "robust_accuracy")
+    # one seed per group here is two points (SCE and MMC-10) pooled: by eps, not by seed
+    assert one.loc[0.1, "seeds"] == 1 and one.loc[0.1, "robust_accuracy mean"] == \
+        pytest.approx(0.55)
+    alone = seed_spread(over_seeds([4], lambda s: frame()), ["run", "eps"], "robust_accuracy")
+    assert math.isnan(alone.loc[("SCE", 0.1), "robust_accuracy sd"])
+    with pytest.raises(KeyError, match="no column 'accuracy'"):
+        seed_spread(three, "run", "accuracy")
 
 
 def row(verdict, claim="c", ours="x"):
@@ -521,3 +541,22 @@ def test_strong_detector_aware_attack_fools_more_and_lands_nearer_a_center(digit
     assert (gap <= eps + 1e-6).all()
     near = lambda xa: -A.scores(A.embed(run.model, xa)[1], True)["min_distance"]  # noqa: E731
     assert np.median(near(strong)) < min(np.median(near(push)), np.median(near(pull)))
+
+
+def test_cmm_spread_over_seeds_takes_each_seeds_last_stage():
+    sweep = over_seeds([0, 1], lambda s: pd.DataFrame({
+        "C_MM": [10.0, 100.0], "test accuracy": [0.99 - 0.01 * s, 0.5 + 0.2 * s],
+        "reproduction (CIFAR-10)": [cmm.REF[10], cmm.REF[100]]}))
+    # two stages per C_MM and seed; the worst case is the last stage's, not the min over rows
+    robust = over_seeds([0, 1], lambda s: pd.DataFrame({
+        "C_MM": [10.0, 10.0, 100.0, 100.0], "stage": [1, 2, 1, 2], "eps": "1/10",
+        "robust accuracy": [0.9, 0.6 + 0.2 * s, 0.3, 0.1 + 0.1 * s]}))
+    t = cmm.spread(sweep, robust)
+    assert list(t.index) == [10.0, 100.0]
+    assert t.loc[10.0, "test accuracy mean"] == pytest.approx(0.985)
+    assert t.loc[100.0, "test accuracy max"] == pytest.approx(0.7)
+    assert t.loc[10.0, "reproduction (CIFAR-10)"] == cmm.REF[10]
+    assert t.loc[10.0, "robust accuracy mean (1/10)"] == pytest.approx(0.7)
+    assert t.loc[100.0, "robust accuracy min (1/10)"] == pytest.approx(0.1)
+    assert t.loc[100.0, "robust accuracy sd (1/10)"] == pytest.approx(0.1 / math.sqrt(2))
+    assert (t["seeds"] == 2).all() and "robust accuracy" not in " ".join(cmm.spread(sweep))

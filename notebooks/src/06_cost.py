@@ -44,7 +44,7 @@ import torch
 
 from rethinkmmc import notebook as nb, plots
 from rethinkmmc.claims import cost as K
-from rethinkmmc.claims.common import at_seed, one_seed_view
+from rethinkmmc.claims.common import at_seed, one_seed_view, seed_spread
 from rethinkmmc.cost import batch_times, time_ratios
 
 ctx = nb.start("06_cost", globals(), batches=None, repeats=None)
@@ -110,6 +110,13 @@ nb.show_table(whole)
 opt_runs = {s: ctx.runs("optimizers", s) for s in ctx.seeds}
 opt = ctx.over_seeds(lambda s: K.optimizer_table(opt_runs[s]))
 nb.show_table(one_seed_view(opt), 4)
+
+# %% [markdown]
+# Over seeds, beside Table 2 (mean, sd and range of the test accuracy):
+
+# %%
+nb.show_table(seed_spread(opt, "optimizer", "test accuracy",
+                          keep=["reproduction (MNIST, 50 ep.)"]), 4)
 
 # %% [markdown]
 # Their recorded training seconds, next to the reproduction's minutes (output not compared):

@@ -101,6 +101,12 @@ fig = plots.lines(last.assign(source="worst case (4 stages)"), x="C_MM", y="robu
 ctx.show(fig, "robustness-vs-cmm")
 
 # %% [markdown]
+# ## Over seeds, beside the reproduction's Table 4: accuracy and the worst case (mean, sd, range)
+
+# %%
+nb.show_table(M.spread(sweep, robust), 4)
+
+# %% [markdown]
 # ## The centers: ours against the reproduction's generator script at each C_MM
 #
 # Relative errors of the norms and inner products (0 for MM centers); the generator script's

@@ -11,9 +11,10 @@ from .. import verdicts as V
 from ..centers import geometry_table, mm_centers, unit_mm_centers
 from ..evaluate import eps_label, evaluate, wilson_rate
 from ..suites import strong_suite
+from .common import seed_spread
 
 __all__ = ["REF", "as_float", "majority_rate", "sweep_table", "curve", "loss_history",
-           "center_geometry", "robustness", "worst", "verdicts"]
+           "center_geometry", "robustness", "worst", "spread", "verdicts"]
 
 REF = {1: 0.9216, 10: 0.9257, 50: 0.6892, 100: 0.10}  # reproduction Table 4, CIFAR-10
 
@@ -75,6 +76,17 @@ def worst(robust: pd.DataFrame) -> pd.DataFrame:
     """The last cascade stage of each run (and seed): its accuracy is the worst case."""
     keys = ["seed", "C_MM"] if "seed" in robust else ["C_MM"]
     return robust.loc[robust.groupby(keys)["stage"].idxmax()]
+
+
+def spread(sweep: pd.DataFrame, robust: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per C_MM over seeds: test accuracy's mean, sd, min and max beside the reproduction's
+    Table 4 (CIFAR-10), and with `robust`, the worst case's robust accuracy likewise."""
+    out = seed_spread(sweep, "C_MM", "test accuracy", keep=["reproduction (CIFAR-10)"])
+    if robust is not None:
+        rob = seed_spread(worst(robust), "C_MM", "robust accuracy").drop(columns="seeds")
+        out = out.join(rob.set_axis([f"{c} ({worst(robust)['eps'].iloc[0]})"
+                                     for c in rob.columns], axis=1))
+    return out
 
 
 def curve(sweep: pd.DataFrame, majority: float, dataset: str) -> pd.DataFrame:

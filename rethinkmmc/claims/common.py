@@ -8,7 +8,8 @@ import pandas as pd
 
 from .. import verdicts as V
 
-__all__ = ["lookup", "estimate", "over_seeds", "at_seed", "seed_pivot", "one_seed_view",
+__all__ = ["lookup", "estimate", "over_seeds", "at_seed", "seed_pivot", "seed_spread",
+           "one_seed_view",
            "checked_rows", "test_outputs", "versus"]
 
 BLACK_BOX = ("spsa", "square")  # the gradient-free attacks: "black-box" rows of the checks
@@ -88,6 +89,23 @@ def seed_pivot(frame: pd.DataFrame, index, columns, values: str,
                             aggfunc=["mean", "std"]).rename(columns={"std": "sd"}, level=0)
     if order:
         out = out.reindex(columns=pd.MultiIndex.from_product([["mean", "sd"], order]))
+    return out
+
+
+def seed_spread(frame: pd.DataFrame, by, value: str, keep=()) -> pd.DataFrame:
+    """`value` over seeds, one row per `by` group in the frame's order: its mean, sample
+    standard deviation (``sd``, empty with one seed), min, max and the number of seeds; the
+    columns named in `keep` (constant within a group, e.g. a reference figure) ride along."""
+    by = [by] if isinstance(by, str) else list(by)
+    if value not in frame.columns:
+        raise KeyError(f"seed_spread: no column {value!r} "
+                       f"(columns: {', '.join(map(str, frame.columns))})")
+    g = frame.groupby(by, sort=False)
+    out = g[value].agg(mean="mean", sd="std", min="min", max="max").rename(
+        columns=lambda c: f"{value} {c}")
+    out["seeds"] = g["seed"].nunique() if "seed" in frame.columns else 1
+    for k in keep:
+        out[k] = g[k].first()
     return out
 
 
