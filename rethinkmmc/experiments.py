@@ -212,14 +212,18 @@ def plan(profile: str, groups=None, **overrides: Any) -> list[TrainConfig]:
 # whose runs are all MNIST (the C_MM sweep, the optimizers and the feature geometry, issue 14),
 # and 2 to the notebooks whose runs are the standard MNIST pair and the CIFAR-10 pair
 # (uncertainty, density, Remark 3): a CIFAR-10 pair costs about 40 minutes on a 2-core CPU, so
-# 3 seeds of the whole quick plan, CIFAR-10 included, do not fit a working session there.
+# 3 seeds of the whole quick plan, CIFAR-10 included, do not fit a working session there. The
+# transfer and corruption notebooks (03, 04) get 2 as well: their MNIST robustness group holds
+# two adversarially trained runs (about 12 minutes each there), about 45 minutes a seed.
 _MNIST_CIFAR = ((0, 1), ("standard", "cifar"))
 SEEDS: dict[str, dict[str, tuple[tuple[int, ...], tuple[str, ...]]]] = {
     "smoke": {},
     "quick": {"06_cost": ((0, 1, 2), ("optimizers",)), "10_cmm_sweep": ((0, 1, 2), ("cmm",)),
               "08_features": ((0, 1, 2), ("standard", "features2d")),
               "05_uncertainty": _MNIST_CIFAR, "07_density": _MNIST_CIFAR,
-              "09_remark3": _MNIST_CIFAR},
+              "09_remark3": _MNIST_CIFAR,
+              "03_blackbox": ((0, 1), ("robustness", "surrogate")),
+              "04_corruptions": ((0, 1), ("robustness",))},
     "paper": {},
 }
 
