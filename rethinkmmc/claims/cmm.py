@@ -83,9 +83,9 @@ def spread(sweep: pd.DataFrame, robust: pd.DataFrame | None = None) -> pd.DataFr
     Table 4 (CIFAR-10), and with `robust`, the worst case's robust accuracy likewise."""
     out = seed_spread(sweep, "C_MM", "test accuracy", keep=["reproduction (CIFAR-10)"])
     if robust is not None:
-        rob = seed_spread(worst(robust), "C_MM", "robust accuracy").drop(columns="seeds")
-        out = out.join(rob.set_axis([f"{c} ({worst(robust)['eps'].iloc[0]})"
-                                     for c in rob.columns], axis=1))
+        last = worst(robust)
+        rob = seed_spread(last, "C_MM", "robust accuracy").drop(columns="seeds")
+        out = out.join(rob.rename(columns=lambda c: f"{c} ({last['eps'].iloc[0]})"))
     return out
 
 

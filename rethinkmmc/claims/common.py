@@ -9,8 +9,7 @@ import pandas as pd
 from .. import verdicts as V
 
 __all__ = ["lookup", "estimate", "over_seeds", "at_seed", "seed_pivot", "seed_spread",
-           "one_seed_view",
-           "checked_rows", "test_outputs", "versus"]
+           "one_seed_view", "checked_rows", "test_outputs", "versus"]
 
 BLACK_BOX = ("spsa", "square")  # the gradient-free attacks: "black-box" rows of the checks
 
