@@ -24,7 +24,8 @@ import pandas as pd
 from .stats import paired_difference
 
 __all__ = ["HOLDS", "FAILS", "OPEN", "VERDICTS", "Decision", "Verdict", "at_least", "at_most",
-           "greater", "not_less", "improves", "above_zero", "all_of", "unanimous", "across_seeds",
+           "greater", "not_less", "improves", "greater_paired", "improves_paired",
+           "not_less_paired", "above_zero", "all_of", "unanimous", "across_seeds",
            "verdict_table"]
 
 HOLDS, FAILS, OPEN = "holds", "does not hold", "inconclusive at this profile"
@@ -188,6 +189,26 @@ def improves_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", 
                                                     hi - min_gain))
 
 
+def greater_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", "b"),
+                   margin: float = 0.0) -> Decision:
+    """:func:`greater` for two models measured on the same points (e.g. two models' test
+    accuracies on the whole test split): decided on the paired 95% interval of a - b
+    (stats.paired_difference: Newcombe's method 10, McNemar's exact p in the reason), which is
+    narrower than two independent intervals where the models agree point by point. Holds when
+    the interval lies wholly above `margin`; does not hold when it lies wholly at or below it;
+    inconclusive when it straddles `margin`."""
+    d, lo, hi, head = _paired(a, b, flags_a, flags_b, names, "difference",
+                              f", n={len(flags_a)}")
+    if math.isnan(d):
+        return Decision(OPEN, "not measured")
+    m = _f(margin)
+    if lo > margin:
+        return Decision(HOLDS, f"{head} > {m}", lo - margin)
+    if hi <= margin:
+        return Decision(FAILS, f"{head} <= {m}", margin - hi)
+    return Decision(OPEN, f"{head} straddles {m}", min(margin - lo, hi - margin))
+
+
 def not_less_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", "b"),
                     tolerance: float = 0.0) -> Decision:
     """:func:`not_less` on the paired interval of a - b: does not hold when the whole interval
@@ -217,7 +238,7 @@ def above_zero(d: float, ci: tuple[float, float], what: str = "difference") -> D
     return Decision(OPEN, f"{head} straddles 0", min(-lo, hi))
 
 
-PAIRED = {improves: improves_paired, not_less: not_less_paired}
+PAIRED = {improves: improves_paired, not_less: not_less_paired, greater: greater_paired}
 
 
 def all_of(decisions: Iterable[Decision], joiner: str = "; ") -> Decision:

@@ -385,13 +385,26 @@ def test_density_paired_verdict_per_space():
         density.paired({"SCE": (zs, y), "MMC-10": (zm, y.flip(0))}, [5], seed=0)
 
 
+def _flags(k: int, n: int = 1000) -> str:
+    return "1" * k + "0" * (n - k)
+
+
 def test_cmm_verdicts():
     sweep = pd.DataFrame({"C_MM": [1.0, 10.0, 100.0], "test accuracy": [0.80, 0.95, 0.10],
                           "ci_low": [0.78, 0.94, 0.08], "ci_high": [0.82, 0.96, 0.12],
                           "n_test": 1000, "status": ["trains", "trains", "fails to train"],
-                          "diverged": [False, False, True]})
+                          "diverged": [False, False, True],
+                          "flags": [_flags(800), _flags(950), _flags(100)]})
     best, fails = cmm.verdicts(sweep, majority=0.1, dataset="digits")
     assert best.verdict == V.HOLDS and fails.verdict == V.HOLDS and "diverged" in fails.ours
+    assert "paired" in best.measure and best.why.count("McNemar") == 2
+    # C_MM=1 at 0.940, 20 points only C_MM=10 gets right and 10 only C_MM=1 does: the paired
+    # interval straddles 0; C_MM=1 right on every point C_MM=10 is and on 40 more: fails
+    close = sweep.assign(flags=["1" * 930 + "0" * 20 + "1" * 10 + "0" * 40, _flags(950),
+                                _flags(100)])
+    assert cmm.verdicts(close, 0.1, "digits")[0].verdict == V.OPEN
+    better = sweep.assign(flags=[_flags(990), _flags(950), _flags(100)])
+    assert cmm.verdicts(better, 0.1, "digits")[0].verdict == V.FAILS
     # robustness: MMC-100 survives 60 of 100 points where MMC-10 survives 20 (the same 20 and
     # 40 more): the paired gain holds, unless MMC-100 did not train
     f10, f100 = "1" * 20 + "0" * 80, "1" * 60 + "0" * 40
@@ -560,3 +573,21 @@ def test_cmm_spread_over_seeds_takes_each_seeds_last_stage():
     assert t.loc[100.0, "robust accuracy min (1/10)"] == pytest.approx(0.1)
     assert t.loc[100.0, "robust accuracy sd (1/10)"] == pytest.approx(0.1 / math.sqrt(2))
     assert (t["seeds"] == 2).all() and "robust accuracy" not in " ".join(cmm.spread(sweep))
+
+
+def test_cmm_sweep_table_measures_each_point_of_the_test_split():
+    from pathlib import Path
+
+    from rethinkmmc import load_run
+    from rethinkmmc.experiments import configs
+    from rethinkmmc.runs import run_dir
+
+    store = Path(__file__).resolve().parents[1] / "runs"
+    runs = {k: load_run(run_dir(c, store)) for k, c in configs("smoke", "cmm").items()}
+    _, y = next(iter(runs.values())).test_set()
+    sweep = cmm.sweep_table(runs, cmm.majority_rate(y))
+    assert (sweep["flags"].str.len() == len(y)).all()
+    assert sweep["test accuracy"].tolist() == [f.count("1") / len(y) for f in sweep["flags"]]
+    assert ((sweep["test accuracy"] - sweep["stored test accuracy"]).abs() <= 1.5 / len(y)).all()
+    best = cmm.verdicts(sweep, cmm.majority_rate(y), "digits")[0]
+    assert best.why.count("McNemar") == len(runs) - 1

@@ -76,3 +76,34 @@ def test_batch_times_checks_its_arguments(kw, match):
     kw = {"configs": {"SCE": _tiny("sce")}, **kw}
     with pytest.raises(ValueError, match=match):
         batch_times(**kw)
+
+
+def test_optimizer_table_measures_each_point_and_the_verdict_pairs_them():
+    # the committed smoke runs (digits): the table's accuracy is measured again point by point
+    # on the whole test split, and the verdict reads the paired interval, not two Wilson ones
+    from pathlib import Path
+
+    from rethinkmmc import load_run, verdicts as V
+    from rethinkmmc.claims import cost as K
+    from rethinkmmc.experiments import configs
+    from rethinkmmc.runs import run_dir
+
+    store = Path(__file__).resolve().parents[1] / "runs"
+    runs = {k: load_run(run_dir(c, store)) for k, c in configs("smoke", "optimizers").items()}
+    opt = K.optimizer_table(runs)
+    assert list(opt["optimizer"]) == ["SGD momentum", "Adam", "RMSProp"]
+    n = len(next(iter(runs.values())).test_set()[1])
+    assert (opt["n_test"] == n).all() and (opt["flags"].str.len() == n).all()
+    assert opt["test accuracy"].tolist() == [f.count("1") / n for f in opt["flags"]]
+    # the stored figure agrees within one point (the committed-runs check's tolerance)
+    assert ((opt["test accuracy"] - opt["stored test accuracy"]).abs() <= 1.5 / n).all()
+    row = K.optimizer_verdict(opt, "digits")
+    assert "paired against SGD" in row.measure and row.why.count("McNemar") == 2
+    # SGD made right on every point Adam gets right, and on 30 more: holds for that pair
+    forged = opt.copy()
+    forged.loc[0, "flags"] = "1" * n
+    forged.loc[1, "flags"] = "1" * (n - 30) + "0" * 30
+    forged.loc[2, "flags"] = "1" * (n - 30) + "0" * 30
+    assert K.optimizer_verdict(forged, "digits").verdict == V.HOLDS
+    forged.loc[2, "flags"] = "1" * n                  # RMSProp as good on every point
+    assert K.optimizer_verdict(forged, "digits").verdict != V.HOLDS

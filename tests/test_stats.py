@@ -148,3 +148,26 @@ def test_above_zero_reads_the_paired_interval():
     assert d.verdict == V.OPEN and d.why == "MMC - SCE 0.01 (95% paired CI -0.03 to 0.05) " \
         "straddles 0" and d.margin == pytest.approx(0.03)
     assert V.above_zero(float("nan"), (0.0, 1.0)).verdict == V.OPEN
+
+
+def test_greater_paired_decides_where_two_wilson_intervals_cannot():
+    # two models on the same 1,000 test points: A right on every point B gets right and on 12
+    # more (0.962 vs 0.950). Their Wilson intervals overlap, so `greater` cannot decide; the
+    # 12 discordant points all favour A, so the paired interval lies above 0
+    a, b = "1" * 962 + "0" * 38, "1" * 950 + "0" * 50
+    assert V.greater(0.962, 0.950, wilson(962, 1000), wilson(950, 1000)).verdict == V.OPEN
+    d = V.greater_paired(0.962, 0.950, a, b, ("SGD", "Adam"))
+    assert d.verdict == V.HOLDS and "McNemar p=0.00049" in d.why and "n=1000" in d.why
+    lo = paired_difference([c == "1" for c in a], [c == "1" for c in b])[1][0]
+    assert d.margin == pytest.approx(lo) and lo > 0
+    # the other way round it does not hold
+    assert V.greater_paired(0.950, 0.962, b, a).verdict == V.FAILS
+    # the same accuracies from 40 points only A gets right and 28 only B does: no longer decided
+    c = "1" * 922 + "0" * 40 + "1" * 28 + "0" * 10
+    assert c.count("1") == 950
+    mixed = V.greater_paired(0.962, 0.950, a, c)
+    assert mixed.verdict == V.OPEN and "straddles 0" in mixed.why
+    # identical on every point: not greater; nothing measured: open
+    assert V.greater_paired(0.5, 0.5, "1" * 50 + "0" * 50, "1" * 50 + "0" * 50).verdict \
+        == V.FAILS
+    assert V.greater_paired(0.0, 0.0, "", "").verdict == V.OPEN

@@ -9,7 +9,7 @@ import pandas as pd
 from .. import verdicts as V
 
 __all__ = ["lookup", "estimate", "over_seeds", "at_seed", "seed_pivot", "seed_spread",
-           "one_seed_view", "checked_rows", "test_outputs", "versus"]
+           "one_seed_view", "checked_rows", "test_outputs", "test_flags", "versus"]
 
 BLACK_BOX = ("spsa", "square")  # the gradient-free attacks: "black-box" rows of the checks
 
@@ -130,6 +130,21 @@ def test_outputs(runs: dict, data_root=None) -> dict:
         x, y = r.test_set(data_root)
         z, h = A.embed(r.model, x)
         out[k] = (z, h, y)
+    return out
+
+
+def test_flags(runs: dict, data_root=None) -> dict[str, str]:
+    """Run name -> which of its test split's points it classifies correctly, as a string of
+    0s and 1s in the split's order (evaluate.flag_string): one pass of each model. Two models
+    on the same split are then compared point by point (verdicts.greater_paired), not by
+    whether two independent intervals overlap."""
+    from ..evaluate import flag_string  # noqa: PLC0415 (see test_outputs)
+    from ..torchutil import predict  # noqa: PLC0415
+
+    out = {}
+    for k, r in runs.items():
+        x, y = r.test_set(data_root)
+        out[k] = flag_string((predict(r.model, x) == y).tolist())
     return out
 
 
