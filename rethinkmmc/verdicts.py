@@ -122,22 +122,25 @@ def greater(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
 
 def not_less(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
              tolerance: float = 0.0) -> tuple[str, str]:
-    """`a` is not below `b` by more than `tolerance`: does not hold when a's interval lies wholly
-    below b's - tolerance; holds when a's point estimate >= b - tolerance and the intervals
-    are not apart the other way; inconclusive when a < b - tolerance but the intervals overlap."""
+    """`a` is not below `b` by more than `tolerance`, from two independent intervals (where no
+    per-point results pair them; :func:`not_less_paired` where they do): does not hold when
+    a's interval lies wholly below b's - tolerance; holds when even the least favourable
+    reading, a's lower end against b's upper end, is within the tolerance; inconclusive
+    otherwise. Without intervals the point estimates decide."""
     alo, ahi = _interval(a, a_ci)
     blo, bhi = _interval(b, b_ci)
     if any(math.isnan(v) for v in (alo, ahi, blo, bhi)):
         return Decision(OPEN, "not measured")
     na, nb = names
+    t = _f(tolerance)
     if ahi < blo - tolerance:
-        return Decision(FAILS, f"{na} {_f(a)} below {nb} {_f(b)} - {_f(tolerance)}, "
-                        "intervals apart", blo - tolerance - ahi)
-    if a >= b - tolerance:
-        return Decision(HOLDS, f"{na} {_f(a)} >= {nb} {_f(b)} - {_f(tolerance)}",
-                        a - (b - tolerance))
-    return Decision(OPEN, f"{na} {_f(a)} < {nb} {_f(b)} - {_f(tolerance)}, intervals overlap",
-                    min(b - tolerance - a, ahi - (blo - tolerance)))
+        return Decision(FAILS, f"{na} {_f(a)} below {nb} {_f(b)} - {t}, intervals apart",
+                        blo - tolerance - ahi)
+    if alo >= bhi - tolerance:
+        return Decision(HOLDS, f"{na} {_f(a)} >= {nb} {_f(b)} - {t}, even at the intervals' "
+                        "least favourable ends", alo - (bhi - tolerance))
+    return Decision(OPEN, f"{na} {_f(a)} vs {nb} {_f(b)} - {t}: the intervals allow a larger "
+                    "loss", min(bhi - tolerance - alo, ahi - (blo - tolerance)))
 
 
 def improves(a: float, b: float, a_ci=None, b_ci=None, names=("a", "b"),
@@ -211,16 +214,21 @@ def greater_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", "
 
 def not_less_paired(a: float, b: float, flags_a: str, flags_b: str, names=("a", "b"),
                     tolerance: float = 0.0) -> Decision:
-    """:func:`not_less` on the paired interval of a - b: does not hold when the whole interval
-    lies below -tolerance; holds when a - b >= -tolerance; inconclusive otherwise."""
-    d, lo, hi, head = _paired(a, b, flags_a, flags_b, names, "difference")
+    """:func:`not_less` on the paired interval of a - b, as a non-inferiority test: holds when
+    the whole 95% interval lies at or above -tolerance (the data exclude a loss of more than
+    `tolerance`); does not hold when the whole interval lies below -tolerance; inconclusive
+    otherwise, also when the point estimate is within the tolerance but the interval reaches
+    beyond it (too few points to show it)."""
+    d, lo, hi, head = _paired(a, b, flags_a, flags_b, names, "difference",
+                              f", n={len(flags_a)}")
     if math.isnan(d):
         return Decision(OPEN, "not measured")
+    t = _f(tolerance)
     if hi < -tolerance:
-        return Decision(FAILS, f"{head} < -{_f(tolerance)}", -tolerance - hi)
-    if d >= -tolerance:
-        return Decision(HOLDS, f"{head} >= -{_f(tolerance)}", d + tolerance)
-    return Decision(OPEN, f"{head}: uncertain", min(-tolerance - d, hi + tolerance))
+        return Decision(FAILS, f"{head} < -{t}", -tolerance - hi)
+    if lo >= -tolerance:
+        return Decision(HOLDS, f"{head} >= -{t}", lo + tolerance)
+    return Decision(OPEN, f"{head} reaches below -{t}", min(-tolerance - lo, hi + tolerance))
 
 
 def above_zero(d: float, ci: tuple[float, float], what: str = "difference") -> Decision:

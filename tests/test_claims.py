@@ -136,7 +136,8 @@ def attack_rows():
 
 def test_whitebox_verdicts_known_answers():
     clean = pd.DataFrame({"run": ["SCE", "MMC-10"], "test accuracy": [0.97, 0.94],
-                          "n_test": [10000, 10000]})
+                          "n_test": [10000, 10000],
+                          "flags": ["1" * 9700 + "0" * 300, "1" * 9400 + "0" * 600]})
     rows = whitebox.verdicts(attack_rows(), clean, None, settings("smoke"), 450)
     by = {(r.claim, r.measure.split(" at ")[-1]): r.verdict for r in rows}
     assert by[("MMC is more robust than SCE under the paper's attack", "0.1, n=450")] == V.HOLDS
@@ -144,6 +145,11 @@ def test_whitebox_verdicts_known_answers():
     assert rows[-2].claim == "The adaptive objective is at least as strong as CE on MMC"
     assert rows[-2].verdict == V.HOLDS
     assert rows[-1].claim == "MMC costs no clean accuracy" and rows[-1].verdict == V.FAILS
+    assert "McNemar" in rows[-1].why
+    # 0.5 points behind on the same points, paired interval within the 1-point tolerance: holds
+    near = clean.assign(flags=["1" * 9700 + "0" * 300, "1" * 9650 + "0" * 350])
+    assert whitebox.verdicts(attack_rows(), near, None, settings("smoke"), 450)[-1].verdict \
+        == V.HOLDS
 
 
 def strong_rows(worst_mmc=0.39, paper_mmc=0.95, trained=8 / 256):

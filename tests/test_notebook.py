@@ -114,6 +114,11 @@ def test_not_less_tolerance():
     assert V.not_less(0.985, 0.99, names=("MMC", "SCE"), tolerance=0.01)[0] == V.HOLDS
     assert V.not_less(0.90, 0.99, (0.88, 0.92), (0.98, 0.995), tolerance=0.01)[0] == V.FAILS
     assert V.not_less(0.97, 0.99, (0.95, 0.985), (0.98, 0.995), tolerance=0.01)[0] == V.OPEN
+    # the point estimate within the tolerance is not enough where the intervals allow a larger
+    # loss (0.975 against 0.995 - 0.01); it holds when even those ends are within it
+    assert V.not_less(0.985, 0.99, (0.975, 0.993), (0.984, 0.995), tolerance=0.01)[0] == V.OPEN
+    d = V.not_less(0.99, 0.99, (0.988, 0.992), (0.988, 0.992), tolerance=0.01)
+    assert d.verdict == V.HOLDS and d.margin == pytest.approx(0.006)
 
 
 @pytest.mark.parametrize("decision, verdict, margin", [

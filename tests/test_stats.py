@@ -171,3 +171,22 @@ def test_greater_paired_decides_where_two_wilson_intervals_cannot():
     assert V.greater_paired(0.5, 0.5, "1" * 50 + "0" * 50, "1" * 50 + "0" * 50).verdict \
         == V.FAILS
     assert V.greater_paired(0.0, 0.0, "", "").verdict == V.OPEN
+
+
+def test_not_less_paired_is_a_non_inferiority_test():
+    # 04's noise row at seed 1 (quick, n=500): MMC 0.986 vs SCE 0.988, within the 1-point
+    # tolerance on the point estimate, but the paired interval reaches -0.0138: not shown
+    a = "1" * 488 + "0" * 5 + "1" * 5 + "0" * 2      # 493 right
+    b = "1" * 488 + "1" * 5 + "0" * 5 + "1" * 1 + "0"  # 494 right
+    d = V.not_less_paired(a.count("1") / 500, b.count("1") / 500, a, b, ("MMC", "SCE"), 0.01)
+    lo, hi = paired_difference([c == "1" for c in a], [c == "1" for c in b])[1]
+    assert lo < -0.01 < hi and d.verdict == V.OPEN and "reaches below -0.01" in d.why
+    assert d.margin == pytest.approx(min(-0.01 - lo, hi + 0.01))
+    # the same models on 10,000 points, as closely agreeing: the interval stays within 0.01
+    big_a, big_b = a * 20, b * 20
+    held = V.not_less_paired(0.986, 0.988, big_a, big_b, ("MMC", "SCE"), 0.01)
+    lo, _ = paired_difference([c == "1" for c in big_a], [c == "1" for c in big_b])[1]
+    assert held.verdict == V.HOLDS and held.margin == pytest.approx(lo + 0.01)
+    # a loss of 5 points on every disagreement: fails
+    worse = "1" * 470 + "0" * 30
+    assert V.not_less_paired(0.94, 0.988, worse, b, tolerance=0.01).verdict == V.FAILS
