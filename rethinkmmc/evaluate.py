@@ -36,7 +36,7 @@ from .torchutil import default_device, eval_mode, predict
 
 __all__ = ["evaluate", "points", "worst_case", "eps_label", "wilson", "wilson_rate",
            "select_points", "EVAL_VERSION", "attack_flags", "points_checksum", "flag_string",
-           "missing_records"]
+           "missing_records", "clean_flags"]
 
 # Bump when a change to an attack or to this module changes stored results. 2: per-example
 # random streams (attacks/streams.py), so that results no longer depend on the batch size.
@@ -412,3 +412,32 @@ def points_checksum(x: torch.Tensor, y: torch.Tensor) -> str:
     h.update(y.cpu().numpy().tobytes())
     h.update(f"{x.double().sum().item():.6f}/{(x.double() ** 2).sum().item():.6f}".encode())
     return h.hexdigest()[:12]
+
+
+def clean_flags(run: Run, data_root=None, store: bool = True) -> str:
+    """Which points of `run`'s whole test split it classifies correctly, as a string of 0s and
+    1s in the split's order: one pass of the model, stored beside the run as
+    ``evaluations/clean-<hash>.json`` (its identity: the run's key, the points' checksum and
+    EVAL_VERSION; the flags with their checksum). A re-render reads the record back instead of
+    classifying 10,000 points again, and reads the same flags on any CPU, as the attack records
+    are read (a point near the boundary may flip under other kernels)."""
+    x, y = run.test_set(data_root)
+    ident = {"attack": "clean", "points": {"n": len(y), "how": "test split",
+                                           "checksum": points_checksum(x, y)},
+             "model": run.key, "version": EVAL_VERSION}
+    path = record_path(run.path, "clean", ident)
+    rec = read_record(path, ident) if store else None
+    if rec is not None:
+        flags = rec.get("flags")
+        if (isinstance(flags, str) and len(flags) == len(y) and set(flags) <= {"0", "1"}
+                and rec.get("sha256") == hashlib.sha256(flags.encode()).hexdigest()):
+            return flags
+        warnings.warn(f"evaluation: {path} is damaged (its flags do not fit {len(y)} points or "
+                      "their checksum); recomputing", stacklevel=2)
+    t0 = time.perf_counter()
+    flags = flag_string((predict(run.model, x) == y).tolist())
+    if store:
+        atomic_write_json(path, {"ident": ident, "n": len(y), "flags": flags,
+                                 "seconds": time.perf_counter() - t0,
+                                 "sha256": hashlib.sha256(flags.encode()).hexdigest()})
+    return flags

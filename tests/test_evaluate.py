@@ -189,3 +189,38 @@ def test_a_record_read_whole_from_the_store_shows_no_progress_bar(digits_runs, t
     first = attack_flags(run.model, PGD(0.1, steps=2), x, y, ok, 20, path, {"k": 1}, bar)
     again = attack_flags(run.model, PGD(0.1, steps=2), x, y, ok, 20, path, {"k": 1}, bar)
     assert bars == [2] and again["robust"] == first["robust"]
+
+
+def test_clean_flags_are_stored_read_back_and_checked(digits_runs, tmp_path, monkeypatch):
+    """evaluate.clean_flags: one pass over the whole test split, stored beside the run; a
+    second call reads the record (classifies nothing, so it reads the same on any CPU); a
+    damaged record is recomputed with a warning naming the file; store=False writes nothing."""
+    import shutil
+
+    import rethinkmmc.evaluate as E
+    from rethinkmmc.runs import load_run
+    from rethinkmmc.torchutil import predict
+
+    src = digits_runs["mmc"].path
+    run = load_run(shutil.copytree(src, tmp_path / src.name))
+    shutil.rmtree(run.path / "evaluations", ignore_errors=True)
+    x, y = run.test_set()
+    flags = E.clean_flags(run)
+    assert len(flags) == len(y) and set(flags) <= {"0", "1"}
+    assert flags == E.flag_string((predict(run.model, x) == y).tolist())
+    assert flags.count("1") / len(y) == pytest.approx(run.metrics["test_accuracy"],
+                                                      abs=1.5 / len(y))
+    (path,) = (run.path / "evaluations").glob("clean-*.json")
+    # read back: the model is not asked again
+    monkeypatch.setattr(E, "predict", lambda *a, **k: pytest.fail("re-classified a stored record"))
+    assert E.clean_flags(run) == flags
+    # damaged: one flag flipped without its checksum -> recomputed, and the warning names it
+    rec = json.loads(path.read_text())
+    rec["flags"] = ("1" if flags[0] == "0" else "0") + flags[1:]
+    path.write_text(json.dumps(rec))
+    monkeypatch.setattr(E, "predict", predict)
+    with pytest.warns(UserWarning, match=f"{path.name} is damaged"):
+        assert E.clean_flags(run) == flags
+    assert json.loads(path.read_text())["flags"] == flags
+    path.unlink()
+    assert E.clean_flags(run, store=False) == flags and not path.exists()

@@ -135,17 +135,13 @@ def test_outputs(runs: dict, data_root=None) -> dict:
 
 def test_flags(runs: dict, data_root=None) -> dict[str, str]:
     """Run name -> which of its test split's points it classifies correctly, as a string of
-    0s and 1s in the split's order (evaluate.flag_string): one pass of each model. Two models
-    on the same split are then compared point by point (verdicts.greater_paired), not by
-    whether two independent intervals overlap."""
-    from ..evaluate import flag_string  # noqa: PLC0415 (see test_outputs)
-    from ..torchutil import predict  # noqa: PLC0415
+    0s and 1s in the split's order (evaluate.clean_flags: one pass of each model, stored beside
+    the run and read back on a re-render). Two models on the same split are then compared
+    point by point (verdicts.greater_paired), not by whether two independent intervals
+    overlap."""
+    from ..evaluate import clean_flags  # noqa: PLC0415 (see test_outputs)
 
-    out = {}
-    for k, r in runs.items():
-        x, y = r.test_set(data_root)
-        out[k] = flag_string((predict(r.model, x) == y).tolist())
-    return out
+    return {k: clean_flags(r, data_root) for k, r in runs.items()}
 
 
 def versus(claim: str, measure: str, reference: str, a: tuple, b: tuple,
