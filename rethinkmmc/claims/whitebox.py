@@ -11,7 +11,7 @@ import pandas as pd
 from .. import verdicts as V
 from ..attacks import CW
 from ..bottomline import PAPER, VS_AT, VS_SCE
-from ..evaluate import eps_label, wilson_rate
+from ..evaluate import eps_label
 from ..experiments import PULL, Settings
 from ..suites import adaptive_objective, attack_table, claim1_eval, paper_whitebox, strongest
 from ..train import test_loss
