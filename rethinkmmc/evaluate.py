@@ -406,6 +406,11 @@ def worst_case(run_or_model: Run | nn.Module, attacks: Sequence[Attack],
     return pd.DataFrame(rows)
 
 
+def _flags_sha(flags: str) -> str:
+    """The checksum a clean record keeps of its flags string (clean_flags verifies it)."""
+    return hashlib.sha256(flags.encode()).hexdigest()
+
+
 def points_checksum(x: torch.Tensor, y: torch.Tensor) -> str:
     """A short fingerprint of the points, so a changed test set never reads old results."""
     h = hashlib.sha256()
@@ -430,7 +435,7 @@ def clean_flags(run: Run, data_root=None, store: bool = True) -> str:
     if rec is not None:
         flags = rec.get("flags")
         if (isinstance(flags, str) and len(flags) == len(y) and set(flags) <= {"0", "1"}
-                and rec.get("sha256") == hashlib.sha256(flags.encode()).hexdigest()):
+                and rec.get("sha256") == _flags_sha(flags)):
             return flags
         warnings.warn(f"evaluation: {path} is damaged (its flags do not fit {len(y)} points or "
                       "their checksum); recomputing", stacklevel=2)
@@ -439,5 +444,5 @@ def clean_flags(run: Run, data_root=None, store: bool = True) -> str:
     if store:
         atomic_write_json(path, {"ident": ident, "n": len(y), "flags": flags,
                                  "seconds": time.perf_counter() - t0,
-                                 "sha256": hashlib.sha256(flags.encode()).hexdigest()})
+                                 "sha256": _flags_sha(flags)})
     return flags

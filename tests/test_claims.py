@@ -581,6 +581,18 @@ def test_cmm_spread_over_seeds_takes_each_seeds_last_stage():
     assert (t["seeds"] == 2).all() and "robust accuracy" not in " ".join(cmm.spread(sweep))
 
 
+def test_flag_accuracy_is_the_share_of_ones_with_its_wilson_interval():
+    """claims.common.flag_accuracy: 9 of 10 correct is 0.9 with Wilson's (0.596, 0.982)
+    (the textbook score interval, computed by hand); an empty split gives nan, not a crash."""
+    from rethinkmmc.claims.common import flag_accuracy
+
+    acc, lo, hi, n = flag_accuracy("1111011111")
+    assert (acc, n) == (0.9, 10)
+    assert lo == pytest.approx(0.5958, abs=5e-4) and hi == pytest.approx(0.9821, abs=5e-4)
+    acc, lo, hi, n = flag_accuracy("")
+    assert n == 0 and math.isnan(acc) and math.isnan(lo)
+
+
 def test_cmm_sweep_table_measures_each_point_of_the_test_split():
     from pathlib import Path
 

@@ -9,9 +9,9 @@ import torch
 
 from .. import verdicts as V
 from ..centers import geometry_table, mm_centers, unit_mm_centers
-from ..evaluate import eps_label, evaluate, wilson_rate
+from ..evaluate import eps_label, evaluate
 from ..suites import strong_suite
-from .common import seed_spread, test_flags
+from .common import flag_accuracy, seed_spread, test_flags
 
 __all__ = ["REF", "as_float", "majority_rate", "sweep_table", "curve", "loss_history",
            "center_geometry", "robustness", "worst", "spread", "verdicts"]
@@ -37,9 +37,7 @@ def sweep_table(runs: dict, majority: float, data_root=None) -> pd.DataFrame:
     rows = []
     for k, r in runs.items():
         c_mm = r.config.c_mm
-        n = len(flags[k])
-        acc = flags[k].count("1") / n
-        lo, hi = wilson_rate(acc, n)
+        acc, lo, hi, n = flag_accuracy(flags[k])
         diverged = bool(r.metrics.get("diverged", False))
         last = r.history[-1] if r.history else {}
         fails = diverged or acc <= majority + 0.02

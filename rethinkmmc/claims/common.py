@@ -9,7 +9,7 @@ import pandas as pd
 from .. import verdicts as V
 
 __all__ = ["lookup", "estimate", "over_seeds", "at_seed", "seed_pivot", "seed_spread",
-           "one_seed_view", "checked_rows", "test_outputs", "test_flags", "versus"]
+           "one_seed_view", "checked_rows", "test_outputs", "test_flags", "flag_accuracy", "versus"]
 
 BLACK_BOX = ("spsa", "square")  # the gradient-free attacks: "black-box" rows of the checks
 
@@ -142,6 +142,15 @@ def test_flags(runs: dict, data_root=None) -> dict[str, str]:
     from ..evaluate import clean_flags  # noqa: PLC0415 (see test_outputs)
 
     return {k: clean_flags(r, data_root) for k, r in runs.items()}
+
+
+def flag_accuracy(flags: str) -> tuple[float, float, float, int]:
+    """``(accuracy, ci_low, ci_high, n)`` of one run's :func:`test_flags` string: the share of
+    1s with its 95% Wilson interval (stats.wilson), over the n points of the split."""
+    from ..stats import wilson  # noqa: PLC0415 (see test_outputs)
+
+    n, k = len(flags), flags.count("1")
+    return (k / n if n else float("nan"), *wilson(k, n), n)
 
 
 def versus(claim: str, measure: str, reference: str, a: tuple, b: tuple,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import verdicts as V
-from ..evaluate import wilson_rate
 from ..runs import Run, run_dir
-from .common import test_flags
+from .common import flag_accuracy, test_flags
 
 __all__ = ["MAIN", "TIMING", "REF_MIN", "REF_OPT", "setup_table", "reference_ratios",
            "recorded_seconds", "optimizer_table", "optimizer_seconds", "optimizer_history",
@@ -65,9 +64,7 @@ def optimizer_table(runs: dict, data_root=None) -> pd.DataFrame:
     flags = test_flags(runs, data_root)
     rows = []
     for k, r in runs.items():
-        n = len(flags[k])
-        acc = flags[k].count("1") / n
-        lo, hi = wilson_rate(acc, n)
+        acc, lo, hi, n = flag_accuracy(flags[k])
         rows.append({"optimizer": k, "lr": r.config.lr,
                      "momentum": r.config.momentum if r.config.optimizer != "adam" else None,
                      "epochs": r.metrics["epochs"], "diverged": r.metrics.get("diverged", False),

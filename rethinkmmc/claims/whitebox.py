@@ -15,7 +15,7 @@ from ..evaluate import eps_label
 from ..experiments import PULL, Settings
 from ..suites import adaptive_objective, attack_table, claim1_eval, paper_whitebox, strongest
 from ..train import test_loss
-from .common import checked_rows, estimate, lookup, seed_pivot, test_flags, versus
+from .common import checked_rows, estimate, lookup, seed_pivot, flag_accuracy, test_flags, versus
 
 __all__ = ["MAIN", "clean_table", "full_suite", "light_suite", "attack_results", "label_attacks",
            "attack_pivot", "targeted_pivot", "eps_sweep", "cw_lr", "cw_table",
@@ -38,7 +38,7 @@ def clean_table(runs: dict, data_root=None) -> pd.DataFrame:
     flags = test_flags(runs, data_root)
     return pd.DataFrame([{"run": k, "loss": r.config.loss,
                           "adversarial training": r.config.adv_train,
-                          "test accuracy": flags[k].count("1") / len(flags[k]),
+                          "test accuracy": flag_accuracy(flags[k])[0],
                           "stored test accuracy": r.metrics["test_accuracy"],
                           "test loss": test_loss(r, data_root),
                           "n_test": len(flags[k]), "epochs": r.config.epochs,
